@@ -1,0 +1,506 @@
+"""The catalogue's data model: pydantic models and closed vocabularies. No I/O.
+
+Everything a contributor writes in ``data/*.yaml`` is validated against these models
+(``extra="forbid"``: an unknown field is an error, never silently dropped). Closed
+vocabularies are ``Literal`` types; their runtime lists are derived from the types
+(``STAGES = get_args(StageId)``) so the two can never drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "BENCHMARK_KINDS",
+    "CHECKS",
+    "METHODS",
+    "PLACED_BY",
+    "RELATION_KINDS",
+    "STAGES",
+    "SUBCATEGORIES",
+    "Benchmark",
+    "CheckId",
+    "Evidence",
+    "HeadType",
+    "Location",
+    "MethodId",
+    "MethodInfo",
+    "ModelInfo",
+    "Related",
+    "Reproduced",
+    "StageId",
+    "StageInfo",
+    "StagePlacement",
+    "SubcategoryId",
+    "SubcategoryInfo",
+    "Taxonomy",
+    "parse_location",
+]
+
+# --------------------------------------------------------------------------- identifiers
+
+#: A head-type id: lowercase kebab-case, e.g. ``induction-head``.
+HEAD_ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+#: A model id: lowercase letters, digits, ``.``, ``-``, e.g. ``gpt2-small``, ``llama-3.1-8b``.
+MODEL_ID_PATTERN = r"^[a-z0-9]+([.-][a-z0-9]+)*$"
+#: A BibTeX key: letters, digits and ``_:-.+``.
+CITE_KEY_PATTERN = r"^[A-Za-z0-9_:.+-]+$"
+
+HeadId = Annotated[str, StringConstraints(pattern=HEAD_ID_PATTERN, max_length=80)]
+ModelId = Annotated[str, StringConstraints(pattern=MODEL_ID_PATTERN, max_length=80)]
+CiteKey = Annotated[str, StringConstraints(pattern=CITE_KEY_PATTERN, max_length=120)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+# --------------------------------------------------------------------------- vocabularies
+
+StageId = Literal[
+    "knowledge-recalling",
+    "in-context-identification",
+    "latent-reasoning",
+    "expression-preparation",
+]
+STAGES: tuple[str, ...] = get_args(StageId)
+
+SubcategoryId = Literal[
+    "general-tasks",
+    "specific-tasks",
+    "overall-structure",
+    "syntactic-information",
+    "semantic-information",
+    "icl-task-recognition",
+    "icl-task-learning",
+    "effective-reasoning",
+    "task-specific-reasoning",
+    "information-aggregation",
+    "signal-amplification",
+    "instruction-alignment",
+]
+SUBCATEGORIES: tuple[str, ...] = get_args(SubcategoryId)
+
+#: Which stage each sub-category belongs to (the survey's taxonomy figure).
+SUBCATEGORY_STAGE: dict[str, str] = {
+    "general-tasks": "knowledge-recalling",
+    "specific-tasks": "knowledge-recalling",
+    "overall-structure": "in-context-identification",
+    "syntactic-information": "in-context-identification",
+    "semantic-information": "in-context-identification",
+    "icl-task-recognition": "latent-reasoning",
+    "icl-task-learning": "latent-reasoning",
+    "effective-reasoning": "latent-reasoning",
+    "task-specific-reasoning": "latent-reasoning",
+    "information-aggregation": "expression-preparation",
+    "signal-amplification": "expression-preparation",
+    "instruction-alignment": "expression-preparation",
+}
+
+MethodId = Literal[
+    "directional-addition",
+    "directional-subtraction",
+    "zero-ablation",
+    "mean-ablation",
+    "activation-patching",
+    "path-patching",
+    "probing",
+    "simplified-model-training",
+    "scoring",
+    "other",
+]
+METHODS: tuple[str, ...] = get_args(MethodId)
+
+MethodFamily = Literal["modeling-free", "modeling-required"]
+MethodType = Literal["modification-based", "replacement-based", "training-required", "training-free"]
+
+PlacedBy = Literal["survey", "catalogue"]
+PLACED_BY: tuple[str, ...] = get_args(PlacedBy)
+
+RelationKind = Literal[
+    "composes-with",
+    "backup-of",
+    "suppresses",
+    "same-heads-as",
+    "subtype-of",
+    "generalizes",
+    "contrasts-with",
+    "feeds",
+]
+RELATION_KINDS: tuple[str, ...] = get_args(RelationKind)
+
+BenchmarkKind = Literal["mechanism-exploration", "common-evaluation"]
+BENCHMARK_KINDS: tuple[str, ...] = get_args(BenchmarkKind)
+
+#: Executable checks in ``catalogue.verify`` (one detector each). Named here so the
+#: schema, the site and the CLI can refer to a check without importing torch.
+CheckId = Literal[
+    "previous-token",
+    "duplicate-token",
+    "induction",
+    "positional",
+    "first-token",
+    "delimiter",
+    "rare-word",
+    "retrieval",
+    "successor",
+    "copy-suppression",
+    "iteration",
+    "local",
+]
+CHECKS: tuple[str, ...] = get_args(CheckId)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+# --------------------------------------------------------------------------- locations
+
+_LOCATION_RE = re.compile(r"^\s*(?:L(\d+)\s*H(\d+)|(\d+)\s*[.:/]\s*(\d+))\s*$", re.IGNORECASE)
+
+
+def parse_location(text: str) -> tuple[int, int]:
+    """Parse a head location written ``L9H9``, ``9.9`` or ``9:9`` into ``(layer, head)``.
+
+    Layers and heads are 0-indexed. Raises ``ValueError`` with a hint on any other form.
+    """
+    m = _LOCATION_RE.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not a head location: write L<layer>H<head> (0-indexed), e.g. L9H9 or 9.9")
+    layer, head = (m.group(1), m.group(2)) if m.group(1) is not None else (m.group(3), m.group(4))
+    return int(layer), int(head)
+
+
+class Location(BaseModel):
+    """One attention head: 0-indexed layer and head."""
+
+    model_config = ConfigDict(frozen=True)
+    layer: int = Field(ge=0, le=10_000)
+    head: int = Field(ge=0, le=10_000)
+
+    def __str__(self) -> str:
+        return f"L{self.layer}H{self.head}"
+
+
+def _location(value: object) -> object:
+    if isinstance(value, str):
+        layer, head = parse_location(value)
+        return {"layer": layer, "head": head}
+    return value
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+class Reproduced(_Strict):
+    """A re-run of a catalogue check that reproduced (or not) a claim, recorded for regression tests."""
+
+    check: CheckId
+    model: ModelId
+    score: float
+    threshold: float
+    version: ShortText = Field(description="catalogue version that produced the score")
+    heads: list[Location] = Field(default_factory=list, description="heads that passed the threshold")
+
+    @field_validator("heads", mode="before")
+    @classmethod
+    def _heads(cls, v: object) -> object:
+        return [_location(x) for x in v] if isinstance(v, list) else v
+
+
+class Evidence(_Strict):
+    """One work's claim about a head type in one model."""
+
+    cite: CiteKey = Field(description="BibTeX key in data/references.bib")
+    model: ModelId | None = Field(default=None, description="model registry id; omit for theory-only work")
+    locations: list[Location] = Field(
+        default_factory=list,
+        description="0-indexed heads, written L<layer>H<head>; only where the source gives them",
+    )
+    method: MethodId
+    method_detail: Text | None = None
+    task: ShortText | None = None
+    metric: ShortText | None = None
+    value: float | None = None
+    source: Text = Field(description="where in the work these facts were read: section, table, figure or file")
+    note: Text | None = None
+    reproduced: Reproduced | None = None
+
+    @field_validator("locations", mode="before")
+    @classmethod
+    def _locations(cls, v: object) -> object:
+        return [_location(x) for x in v] if isinstance(v, list) else v
+
+    @field_validator("locations")
+    @classmethod
+    def _unique_locations(cls, v: list[Location]) -> list[Location]:
+        seen: set[Location] = set()
+        for loc in v:
+            if loc in seen:
+                raise ValueError(f"location {loc} is listed twice: remove the duplicate")
+            seen.add(loc)
+        return v
+
+    @model_validator(mode="after")
+    def _value_needs_metric(self) -> Evidence:
+        if self.value is not None and self.metric is None:
+            raise ValueError("a value needs its metric: add `metric:` naming what the value measures")
+        if self.locations and self.model is None:
+            raise ValueError("locations need a model: add `model:` with a model registry id")
+        return self
+
+
+# --------------------------------------------------------------------------- head types
+
+
+class StagePlacement(_Strict):
+    stage: StageId
+    subcategory: SubcategoryId | None = None
+    placed_by: PlacedBy = Field(description="survey: the survey's taxonomy; catalogue: our reading of the paper")
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _subcategory_in_stage(self) -> StagePlacement:
+        if self.subcategory is not None and SUBCATEGORY_STAGE[self.subcategory] != self.stage:
+            raise ValueError(
+                f"sub-category {self.subcategory!r} belongs to stage "
+                f"{SUBCATEGORY_STAGE[self.subcategory]!r}, not {self.stage!r}"
+            )
+        return self
+
+
+class Related(_Strict):
+    kind: RelationKind
+    head: HeadId
+    note: Text | None = None
+
+
+class HeadType(_Strict):
+    """A kind of attention head, as the literature describes it."""
+
+    id: HeadId
+    name: ShortText
+    aliases: list[ShortText] = Field(default_factory=list)
+    stages: list[StagePlacement] = Field(min_length=1)
+    in_survey: bool = Field(description="named by the survey (Zheng et al., arXiv 2409.03752)")
+    list_badges: list[ShortText] = Field(
+        default_factory=list, description="badges of the survey's companion paper list"
+    )
+    summary: Text
+    mechanism: Text | None = None
+    related: list[Related] = Field(default_factory=list)
+    notes: Text | None = None
+    check: CheckId | None = Field(default=None, description="the catalogue.verify check for this head type")
+    evidence: list[Evidence] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _no_duplicate_stage(self) -> HeadType:
+        stages = [s.stage for s in self.stages]
+        if len(set(stages)) != len(stages):
+            raise ValueError("a stage is listed twice: keep one placement per stage")
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        """The id, name and every alias: all the names ``heads show`` resolves."""
+        return [self.id, self.name, *self.aliases]
+
+
+# --------------------------------------------------------------------------- models and taxonomy
+
+
+class ModelInfo(_Strict):
+    id: ModelId
+    name: ShortText
+    hf_id: ShortText | None = Field(default=None, description="Hugging Face repo id, if on the hub")
+    family: ShortText
+    layers: int | None = Field(default=None, ge=1, le=1000)
+    heads: int | None = Field(default=None, ge=1, le=1000, description="query heads per layer")
+    kv_heads: int | None = Field(default=None, ge=1, le=1000)
+    parameters: int | None = Field(default=None, ge=1)
+    source: Text | None = Field(default=None, description="where the dimensions were read")
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _dims_need_source(self) -> ModelInfo:
+        if (self.layers is not None or self.heads is not None) and self.source is None:
+            raise ValueError("dimensions need a `source:` saying where they were read")
+        return self
+
+
+class SubcategoryInfo(_Strict):
+    id: SubcategoryId
+    name: ShortText
+    description: Text
+
+
+class StageInfo(_Strict):
+    id: StageId
+    name: ShortText
+    abbreviation: ShortText
+    description: Text
+    typical_depth: ShortText
+    subcategories: list[SubcategoryInfo]
+
+
+class MethodInfo(_Strict):
+    id: MethodId
+    name: ShortText
+    family: MethodFamily
+    type: MethodType
+    description: Text
+    in_survey: bool
+
+
+class Benchmark(_Strict):
+    id: HeadId
+    name: ShortText
+    kind: BenchmarkKind
+    task_type: ShortText
+    description: Text
+    cite: CiteKey | None = None
+
+
+class Taxonomy(_Strict):
+    stages: list[StageInfo]
+    methods: list[MethodInfo]
+    benchmarks: list[Benchmark]
+
+    @model_validator(mode="after")
+    def _complete(self) -> Taxonomy:
+        for label, got, want in (
+            ("stages", [s.id for s in self.stages], STAGES),
+            ("methods", [m.id for m in self.methods], METHODS),
+            (
+                "sub-categories",
+                [c.id for s in self.stages for c in s.subcategories],
+                SUBCATEGORIES,
+            ),
+        ):
+            if sorted(got) != sorted(want):
+                missing = sorted(set(want) - set(got))
+                extra = sorted(set(got) - set(want))
+                raise ValueError(f"{label} must describe each of {list(want)} once (missing {missing}, extra {extra})")
+        for stage in self.stages:
+            for sub in stage.subcategories:
+                if SUBCATEGORY_STAGE[sub.id] != stage.id:
+                    raise ValueError(f"sub-category {sub.id!r} is listed under {stage.id!r}")
+        return self
+
+
+# --------------------------------------------------------------------------- references
+
+ARXIV_ID_PATTERN = r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})$"
+DOI_PATTERN = r"^10\.\d{4,9}/\S+$"
+
+
+class Reference(_Strict):
+    """A cited work, read from data/references.bib."""
+
+    key: CiteKey
+    entry_type: ShortText
+    title: Text
+    authors: list[ShortText] = Field(min_length=1)
+    year: int = Field(ge=1900, le=2100)
+    venue: ShortText | None = None
+    eprint: Annotated[str, StringConstraints(pattern=ARXIV_ID_PATTERN)] | None = None
+    doi: Annotated[str, StringConstraints(pattern=DOI_PATTERN)] | None = None
+    url: ShortText | None = None
+    bibtex: Text = Field(description="the entry as written in references.bib")
+
+    @property
+    def first_author(self) -> str:
+        return self.authors[0].split(",")[0].strip()
+
+    @property
+    def short(self) -> str:
+        """``Wang et al., 2022`` style label."""
+        tail = (
+            " et al."
+            if len(self.authors) > 2
+            else (f" & {self.authors[1].split(',')[0].strip()}" if len(self.authors) == 2 else "")
+        )
+        return f"{self.first_author}{tail}, {self.year}"
+
+
+# --------------------------------------------------------------------------- the catalogue
+
+
+class Catalogue:
+    """Validated head types, models, taxonomy and references, cross-checked.
+
+    Built by :func:`catalogue.load.load`; never constructed from unvalidated data.
+    """
+
+    def __init__(
+        self,
+        *,
+        heads: list[HeadType],
+        models: list[ModelInfo],
+        taxonomy: Taxonomy,
+        references: dict[str, Reference],
+        digest: str = "",
+    ) -> None:
+        self.heads: dict[str, HeadType] = {h.id: h for h in heads}
+        self.models: dict[str, ModelInfo] = {m.id: m for m in models}
+        self.taxonomy = taxonomy
+        self.references = references
+        self.digest = digest
+        self._names: dict[str, str] = {}
+        for h in heads:
+            for n in h.names:
+                self._names.setdefault(normalize_name(n), h.id)
+
+    def resolve(self, name: str) -> HeadType:
+        """The head type with this id, name or alias (any case, any spacing)."""
+        from catalogue.errors import UnknownHeadError
+
+        hid = self._names.get(normalize_name(name))
+        if hid is None:
+            raise UnknownHeadError(name, suggest(name, self._names))
+        return self.heads[hid]
+
+    def model(self, name: str) -> ModelInfo:
+        """The registry model with this id or Hugging Face id (any case)."""
+        from catalogue.errors import UnknownModelError
+
+        index = {m.id: m.id for m in self.models.values()}
+        index.update({m.hf_id.lower(): m.id for m in self.models.values() if m.hf_id})
+        mid = index.get(name.strip().lower())
+        if mid is None:
+            raise UnknownModelError(name, suggest(name, index))
+        return self.models[mid]
+
+    def cited_keys(self) -> set[str]:
+        keys = {e.cite for h in self.heads.values() for e in h.evidence}
+        keys |= {b.cite for b in self.taxonomy.benchmarks if b.cite}
+        return keys
+
+
+def normalize_name(name: str) -> str:
+    """Fold case, spacing, hyphens and a trailing 'head(s)' so that names compare loosely."""
+    s = re.sub(r"[\s_\-]+", " ", name.strip().lower())
+    s = re.sub(r"[()]", "", s)
+    s = re.sub(r" (heads?)$", "", s).strip()
+    return s
+
+
+def suggest(name: str, names: dict[str, str], *, n: int = 3) -> list[str]:
+    """Close matches for a misspelt name, as the canonical ids they resolve to."""
+    import difflib
+
+    key = normalize_name(name)
+    out: list[str] = []
+    for match in difflib.get_close_matches(key, list(names), n=n * 3, cutoff=0.6):
+        target = names[match]
+        if target not in out:
+            out.append(target)
+    return out[:n]
