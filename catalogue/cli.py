@@ -6,12 +6,16 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from catalogue import __version__
 from catalogue.errors import CatalogueError, UsageError
+
+if TYPE_CHECKING:
+    from catalogue.db import Index
+    from catalogue.schema import Reference
 
 app = typer.Typer(
     name="heads",
@@ -71,14 +75,14 @@ def _main(
     state.cache_dir = cache_dir
 
 
-def _index():  # type: ignore[no-untyped-def]
+def _index() -> Index:
     from catalogue.db import Index
     from catalogue.paths import data_paths
 
     return Index.open(data_paths(state.data), cache=state.cache_dir)
 
 
-def _refs(index) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def _refs(index: Index) -> dict[str, Reference]:
     from catalogue import query
 
     return {r.key: r for r in query.references(index)}
@@ -111,7 +115,7 @@ def list_(
         formats.render_rows(
             rows, format.value, full=full if format in (ListFormat.json, ListFormat.yaml) else None, columns=cols
         )
-    )  # type: ignore[arg-type]
+    )
 
 
 @app.command()
@@ -127,7 +131,7 @@ def show(
     if format is ShowFormat.text:
         typer.echo(formats.head_text(h, _refs(index)))
     else:
-        typer.echo(formats.render_rows([], format.value, full=h.model_dump(mode="json", exclude_defaults=True)))  # type: ignore[arg-type]
+        typer.echo(formats.render_rows([], format.value, full=h.model_dump(mode="json", exclude_defaults=True)))
 
 
 @app.command()
@@ -144,7 +148,7 @@ def search(
     if not hits:
         typer.echo("no match", err=True)
         raise typer.Exit(1)
-    typer.echo(formats.render_rows(rows, format.value))  # type: ignore[arg-type]
+    typer.echo(formats.render_rows(rows, format.value))
 
 
 @app.command()
@@ -169,7 +173,7 @@ def where(
         }
         from catalogue import formats
 
-        typer.echo(formats.render_rows([], format.value, full=data))  # type: ignore[arg-type]
+        typer.echo(formats.render_rows([], format.value, full=data))
         return
     if not found:
         typer.echo(f"{m.id} {loc}: no head type is recorded at this head")
@@ -326,8 +330,10 @@ def schema(
 
 
 def _register_optional() -> None:
+    import importlib
+
     try:
-        from catalogue import cli_verify
+        cli_verify = importlib.import_module("catalogue.cli_verify")
     except ImportError:  # pragma: no cover - the module ships with the package
         return
     app.command("verify")(cli_verify.verify)

@@ -111,7 +111,9 @@ def _parse_yaml(text: str, name: str, problems: list[Problem]) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         what = " ".join(x for x in (exc.context, exc.problem) if x)
-        problems.append(Problem(name, line, "", f"YAML error: {what}", "fix the syntax (indentation, quotes, colons)"))
+        ours = isinstance(exc, yaml.constructor.ConstructorError) and exc.context is None
+        hint = "" if ours else "fix the syntax (indentation, quotes, colons)"
+        problems.append(Problem(name, line, "", f"YAML error: {what}", hint))
     except yaml.YAMLError as exc:
         problems.append(Problem(name, None, "", f"YAML error: {exc}", "fix the syntax"))
     return None
@@ -273,7 +275,13 @@ def _check(paths: DataPaths) -> tuple[Catalogue | None, list[Problem]]:
         if isinstance(heads_doc, dict)
         else []
     )
-    problems += list(_cross_check(heads, model_ids, references, name, lines))
+    # ids of entries that failed validation still count as known, so one error does not cascade
+    raw_ids = (
+        {x["id"] for x in heads_doc["heads"] if isinstance(x, dict) and isinstance(x.get("id"), str)}
+        if (isinstance(heads_doc, dict) and isinstance(heads_doc["heads"], list))
+        else set()
+    )
+    problems += list(_cross_check(heads, raw_ids, model_ids, references, name, lines))
 
     if taxonomy is not None:
         for i, b in enumerate(taxonomy.benchmarks):
@@ -309,6 +317,7 @@ def _check(paths: DataPaths) -> tuple[Catalogue | None, list[Problem]]:
 
 def _cross_check(
     heads: list[tuple[int, HeadType]],
+    known_ids: set[str],
     models: dict[str, ModelInfo],
     refs: dict[str, Reference],
     name: str,
@@ -343,7 +352,7 @@ def _cross_check(
     for i, h in heads:
         where = f"heads[{i}] ({h.id})"
         for j, r in enumerate(h.related):
-            if r.head not in ids:
+            if r.head not in ids and r.head not in known_ids:
                 yield Problem(
                     name,
                     lines(("heads", i, "related", j, "head")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import bibtexparser
@@ -15,6 +16,9 @@ __all__ = ["parse_references", "plain"]
 
 _REQUIRED = ("title", "author", "year")
 
+# bibtexparser logs each failed block; we report them ourselves, with a fix.
+logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
+
 
 def plain(text: str) -> str:
     """BibTeX field text without braces, TeX accents reduced, whitespace folded."""
@@ -27,16 +31,17 @@ def plain(text: str) -> str:
 def parse_references(text: str, *, file: str) -> tuple[dict[str, Reference], list[Problem]]:
     """Parse a .bib text. Returns the references and every problem found (errors and warnings)."""
     problems: list[Problem] = []
-    library = bibtexparser.parse_string(text)
+    library = bibtexparser.parse_string(text)  # type: ignore[attr-defined]
     refs: dict[str, Reference] = {}
     for block in library.blocks:
-        line = block.start_line + 1
+        line = (block.start_line or 0) + 1
         if isinstance(block, bib.DuplicateBlockKeyBlock):
             problems.append(
                 Problem(file, line, f"@{block.key}", f"duplicate key {block.key!r}", "give each entry its own key")
             )
         elif isinstance(block, bib.ParsingFailedBlock):
-            msg = str(block.error).splitlines()[0] if block.error else "unparseable block"
+            reason = getattr(block.error, "abort_reason", "") or str(block.error or "")
+            msg = reason.strip().splitlines()[0] if reason.strip() else "unparseable entry"
             problems.append(
                 Problem(file, line, "", f"BibTeX syntax error: {msg}", "check braces, commas and quotes in this entry")
             )

@@ -1,0 +1,78 @@
+"""Core benchmarks: CLI cold start, validation + index build at 100x, and a filtered list at 100x.
+
+Targets (issue #2):
+  * `heads show induction-head` cold start <= 1.5x `python -c "import sqlmodel, typer"` (the stack's floor)
+  * `heads validate` + index build on a 100x catalogue < 5 s
+  * `heads list --stage ...` on the 100x catalogue < 0.5 s
+
+    python benchmarks/bench_core.py [--repeat 5] [--factor 100]
+
+Prints the figures; exits 0 whatever they are (benchmarks report, tests assert).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import generate  # noqa: E402
+
+PY = sys.executable
+
+
+def timed(cmd: list[str], env: dict[str, str], repeat: int) -> float:
+    """Median wall time of ``cmd`` over ``repeat`` runs (after one warm-up run)."""
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--factor", type=int, default=100)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="heads-bench-"))
+    env = {**os.environ, "HEADS_CACHE_DIR": str(tmp / "cache")}
+    heads = [PY, "-m", "catalogue"]
+
+    floor = timed([PY, "-c", "import sqlmodel, typer"], env, args.repeat)
+    show = timed([*heads, "show", "induction-head"], env, args.repeat)
+    print(f"floor  python -c 'import sqlmodel, typer'   {floor * 1000:7.0f} ms")
+    print(f"cold   heads show induction-head           {show * 1000:7.0f} ms   ratio {show / floor:.2f}x (target <= 1.5x)")
+
+    big = generate(tmp / "big", factor=args.factor)
+    import yaml
+
+    doc = yaml.load((big / "heads.yaml").read_text(), Loader=yaml.CSafeLoader)
+    n_heads, n_ev = len(doc["heads"]), sum(len(h["evidence"]) for h in doc["heads"])
+    size = (big / "heads.yaml").stat().st_size / 2**20
+    print(f"data   {args.factor}x catalogue: {n_heads} head types, {n_ev} evidence records, heads.yaml {size:.1f} MiB")
+    benv = {**env, "HEADS_DATA_DIR": str(big)}
+    validate = timed([*heads, "validate"], benv, max(1, args.repeat // 2))
+    print(f"big    heads validate                      {validate:7.2f} s")
+    builds = []
+    for i in range(max(1, args.repeat // 2)):
+        t = time.perf_counter()
+        subprocess.run([*heads, "--cache-dir", str(tmp / f"c{i}"), "stats"], env=benv, check=True, capture_output=True)
+        builds.append(time.perf_counter() - t)
+    vb = validate + statistics.median(builds)
+    print(f"big    index build (first query)           {statistics.median(builds):7.2f} s")
+    print(f"big    validate + index build              {vb:7.2f} s   (target < 5 s)")
+    lst = timed([*heads, "list", "--stage", "latent-reasoning", "-f", "csv"], benv, args.repeat)
+    print(f"big    heads list --stage latent-reasoning {lst:7.2f} s   (target < 0.5 s; warm index)")
+
+
+if __name__ == "__main__":
+    main()

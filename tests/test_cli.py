@@ -1,0 +1,130 @@
+"""The `heads` command: every command answers, formats parse, bad input exits 1 with a message and no traceback."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import WriteData
+from typer.testing import CliRunner
+
+from catalogue.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def data(write_data: WriteData, cache: Path) -> Path:
+    return write_data()
+
+
+def run(data: Path, *args: str) -> str:
+    result = runner.invoke(app, ["--data", str(data), *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def heads(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real entry point in a subprocess, as a user would."""
+    env = {**os.environ, "HEADS_DATA_DIR": str(data)}
+    return subprocess.run(
+        [sys.executable, "-m", "catalogue", *args], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def test_list_formats(data: Path) -> None:
+    assert "induction-head" in run(data, "list")
+    assert [h["id"] for h in json.loads(run(data, "list", "--format", "json"))] == [
+        "previous-token-head",
+        "induction-head",
+    ]
+    rows = list(csv.DictReader(io.StringIO(run(data, "list", "-f", "csv"))))
+    assert rows[1]["id"] == "induction-head" and rows[1]["stages"] == "LR"
+    assert yaml.safe_load(run(data, "list", "-f", "yaml", "--stage", "ICI"))[0]["id"] == "previous-token-head"
+
+
+def test_show_text_and_json(data: Path) -> None:
+    out = run(data, "show", "Statistical Induction Head")
+    assert "Induction head  [induction-head]" in out and "L5H5 L5H8 L5H9 L6H9" in out and "source: Section 3.3" in out
+    assert json.loads(run(data, "show", "induction-head", "-f", "json"))["evidence"][0]["locations"][0] == {
+        "layer": 5,
+        "head": 5,
+    }
+
+
+def test_where_model_search_cite_stats_export(data: Path, tmp_path: Path) -> None:
+    assert "induction-head (Induction head)" in run(data, "where", "gpt2", "L5H9")
+    assert json.loads(run(data, "where", "gpt2-small", "6.9", "-f", "json"))["head_types"][0]["id"] == "induction-head"
+    grid = run(data, "model", "gpt2-small")
+    assert "12 layers x 12 heads" in grid and "previous-token-head: L2H2 L4H11" in grid
+    assert run(data, "search", "statistical").startswith("id")
+    assert "@inproceedings{wang2022interpretability" in run(data, "cite", "induction-head")
+    assert json.loads(run(data, "stats", "-f", "json"))["locations"] == 6
+    out = tmp_path / "export.json"
+    run(data, "export", "-f", "json", "-o", str(out))
+    assert {h["id"] for h in json.loads(out.read_text())["heads"]} == {"induction-head", "previous-token-head"}
+    assert run(data, "export", "-f", "csv").splitlines()[0].startswith("head_id,cite,model,locations")
+    assert run(data, "export", "-f", "bibtex").count("@") == 2
+    assert "gpt2-small" in run(data, "models")
+
+
+def test_validate_ok_and_schema(data: Path, tmp_path: Path) -> None:
+    assert run(data, "validate", str(data)).startswith("ok: 2 head types, 3 evidence records")
+    schema = json.loads(run(data, "schema"))
+    assert "HeadType" in schema["$defs"]
+    target = tmp_path / "s.json"
+    run(data, "schema", "-o", str(target))
+    run(data, "schema", "-o", str(target), "--check")
+    target.write_text("{}")
+    assert runner.invoke(app, ["schema", "-o", str(target), "--check"]).exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["show", "inductoin"], "Did you mean: induction-head"),
+        (["where", "gpt2-small", "L12H0"], "outside gpt2-small"),
+        (["where", "gpt2-small", "x"], "not a head location"),
+        (["where", "gpt9", "1.1"], "no model is called 'gpt9'"),
+        (["list", "--stage", "nope"], "--stage 'nope'"),
+        (["list", "--paper", "1234.56789"], "no work in the catalogue"),
+        (["model", "nope"], "no model is called"),
+        (["cite", "nope-head"], "no head type is called"),
+        (["list", "--format", "xml"], "Invalid value"),
+        (["list", "--year", "abc"], "Invalid value"),
+        (["frobnicate"], "No such command"),
+    ],
+)
+def test_bad_input_exits_1_without_traceback(data: Path, args: list[str], fragment: str) -> None:
+    r = heads(data, *args)
+    assert r.returncode in (1, 2), r
+    assert fragment in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_invalid_data_reports_file_line(write_data: WriteData, cache: Path) -> None:
+    d = write_data(heads_text="heads:\n  - id: x-head\n    bogus: 1\n")
+    for args in (["validate"], ["list"]):
+        r = heads(d, *args)
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert "heads.yaml:2:" in r.stderr or "heads.yaml:3:" in r.stderr
+
+
+def test_validate_missing_path(tmp_path: Path, cache: Path) -> None:
+    r = heads(tmp_path, "validate", str(tmp_path / "nowhere"))
+    assert r.returncode == 1 and "file not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_every_command_has_help() -> None:
+    import typer.main
+
+    group = typer.main.get_command(app)
+    for name, cmd in group.commands.items():  # type: ignore[attr-defined]
+        assert cmd.help, f"`heads {name}` has no help text"

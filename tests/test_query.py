@@ -1,0 +1,112 @@
+"""Read functions over the index: filters, resolution, search ranking, where, maps, citations, stats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import WriteData, make_head, make_prev
+
+from catalogue import query
+from catalogue.db import Index
+from catalogue.errors import UnknownHeadError, UnknownModelError, UsageError
+from catalogue.paths import data_paths
+
+
+@pytest.fixture
+def index(write_data: WriteData, cache: Path) -> Index:
+    return Index.open(data_paths(write_data()))
+
+
+def ids(heads: list[object]) -> list[str]:
+    return [h.id for h in heads]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (query.Filters(), ["previous-token-head", "induction-head"]),
+        (query.Filters(stage="LR"), ["induction-head"]),
+        (query.Filters(stage="In-Context Identification"), ["previous-token-head"]),
+        (query.Filters(method="scoring"), ["induction-head"]),
+        (query.Filters(method="path-patching"), ["previous-token-head", "induction-head"]),
+        (query.Filters(model="gpt2"), ["previous-token-head", "induction-head"]),
+        (query.Filters(paper="2209.11895"), ["induction-head"]),
+        (query.Filters(paper="arXiv:2211.00593v3"), ["previous-token-head", "induction-head"]),
+        (query.Filters(paper="OLSSON2022INCONTEXT"), ["induction-head"]),
+        (query.Filters(year=2022), ["induction-head"]),
+        (query.Filters(year=1999), []),
+        (query.Filters(in_survey=False), []),
+        (query.Filters(stage="LR", method="path-patching", model="gpt2-small"), ["induction-head"]),
+    ],
+)
+def test_list_filters(index: Index, filters: query.Filters, expected: list[str]) -> None:
+    assert ids(query.list_heads(index, filters)) == expected
+
+
+@pytest.mark.parametrize(
+    ("filters", "fragment"),
+    [
+        (query.Filters(stage="XX"), "--stage 'XX' is not one of"),
+        (query.Filters(method="magic"), "--method 'magic'"),
+        (query.Filters(model="gpt5"), "no model is called 'gpt5'"),
+        (query.Filters(paper="9999.99999"), "no work in the catalogue has arXiv id"),
+        (query.Filters(paper="wang2022interpretabilty"), "Did you mean: wang2022interpretability"),
+    ],
+)
+def test_bad_filters_explain(index: Index, filters: query.Filters, fragment: str) -> None:
+    with pytest.raises(UsageError, match=fragment.replace("(", r"\(")):
+        query.list_heads(index, filters)
+
+
+def test_show_resolves_any_name_and_suggests(index: Index) -> None:
+    for name in ["induction-head", "INDUCTION HEAD", "statistical induction heads", "prev-token head"]:
+        assert query.show(index, name).id in ("induction-head", "previous-token-head")
+    with pytest.raises(UnknownHeadError, match="Did you mean: induction-head"):
+        query.show(index, "inductoin head")
+
+
+def test_search_ranks_name_matches_first(write_data: WriteData, cache: Path) -> None:
+    d = write_data(heads=[make_head(), make_prev(summary="Feeds the induction head with the previous token.")])
+    hits = query.search(Index.open(data_paths(d)), "induction")
+    assert [h.head.id for h in hits] == ["induction-head", "previous-token-head"]
+    assert hits[0].score >= hits[1].score
+
+
+def test_search_prefix_and_empty(index: Index) -> None:
+    assert [h.head.id for h in query.search(index, "induc*")] == ["induction-head"]
+    with pytest.raises(UsageError):
+        query.search(index, "!!!")
+
+
+@pytest.mark.parametrize("ref", ["L5H5", "5.5", "5:5", "l5h5"])
+def test_where_accepts_forms(index: Index, ref: str) -> None:
+    m, loc, found = query.where(index, "gpt2-small", ref)
+    assert (m.id, str(loc)) == ("gpt2-small", "L5H5")
+    assert [(h.id, len(ev)) for h, ev in found] == [("induction-head", 1)]
+
+
+@pytest.mark.parametrize(
+    ("ref", "fragment"), [("L12H0", "outside gpt2-small"), ("5.12", "outside"), ("five", "not a head")]
+)
+def test_where_rejects(index: Index, ref: str, fragment: str) -> None:
+    with pytest.raises(UsageError, match=fragment):
+        query.where(index, "gpt2-small", ref)
+
+
+def test_where_unknown_model(index: Index) -> None:
+    with pytest.raises(UnknownModelError, match="Did you mean: gpt2-small"):
+        query.where(index, "gpt2-smal", "1.1")
+
+
+def test_model_map(index: Index) -> None:
+    mm = query.model_map(index, "gpt2")
+    assert mm.cells[(2, 2)] == ["previous-token-head"] and mm.cells[(6, 9)] == ["induction-head"]
+    assert mm.stages["induction-head"] == ["latent-reasoning"]
+
+
+def test_cite_and_stats(index: Index) -> None:
+    assert [r.key for r in query.cite(index, ["induction-head"])] == ["olsson2022incontext", "wang2022interpretability"]
+    s = query.stats(index)
+    assert (s.heads, s.evidence, s.located_evidence, s.locations) == (2, 3, 2, 6)
+    assert s.by_method["path-patching"] == 2 and s.by_year["2022"] == 1

@@ -1,0 +1,91 @@
+"""The schema accepts the factory's valid records and rejects each one-field change that breaks a rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import make_head
+from pydantic import ValidationError
+
+from catalogue.schema import (
+    CHECKS,
+    METHODS,
+    STAGES,
+    SUBCATEGORY_STAGE,
+    Evidence,
+    HeadType,
+    Location,
+    normalize_name,
+    parse_location,
+)
+
+
+def test_valid_head_validates() -> None:
+    h = HeadType.model_validate(make_head())
+    assert h.evidence[0].locations[0] == Location(layer=5, head=5)
+    assert h.names == ["induction-head", "Induction head", "Induction Head", "statistical induction head"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"id": "Induction Head"}, "String should match pattern"),
+        ({"stages": []}, "at least 1 item"),
+        ({"evidence": []}, "at least 1 item"),
+        ({"colour": "red"}, "Extra inputs are not permitted"),
+        ({"stages": [{"stage": "reasoning", "placed_by": "survey"}]}, "Input should be"),
+        (
+            {"stages": [{"stage": "latent-reasoning", "subcategory": "general-tasks", "placed_by": "survey"}]},
+            "belongs to stage",
+        ),
+        ({"stages": [{"stage": "latent-reasoning", "placed_by": "survey"}] * 2}, "listed twice"),
+        ({"related": [{"kind": "likes", "head": "x-head"}]}, "Input should be"),
+        ({"check": "telepathy"}, "Input should be"),
+        ({"summary": ""}, "at least 1 character"),
+    ],
+)
+def test_head_rejects(overrides: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(ValidationError, match=fragment):
+        HeadType.model_validate(make_head(**overrides))
+
+
+def _evidence(**overrides: Any) -> dict[str, Any]:
+    e = dict(make_head()["evidence"][0])
+    e.update(overrides)
+    return e
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"method": "vibes"}, "Input should be"),
+        ({"source": None}, "Input should be a valid string"),
+        ({"locations": ["layer 5 head 5"]}, "not a head location"),
+        ({"locations": ["L5H5", "5.5"]}, "listed twice"),
+        ({"locations": ["L-1H3"]}, "not a head location"),
+        ({"value": 0.5}, "needs its metric"),
+        ({"model": None}, "locations need a model"),
+        ({"cite": "bad key!"}, "String should match pattern"),
+    ],
+)
+def test_evidence_rejects(overrides: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(ValidationError, match=fragment):
+        Evidence.model_validate(_evidence(**overrides))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("L9H9", (9, 9)), ("9.9", (9, 9)), ("l10h0", (10, 0)), ("10:7", (10, 7))]
+)
+def test_parse_location_forms(text: str, expected: tuple[int, int]) -> None:
+    assert parse_location(text) == expected
+
+
+def test_vocabularies_are_derived_from_types() -> None:
+    assert len(STAGES) == 4 and "path-patching" in METHODS and "induction" in CHECKS
+    assert set(SUBCATEGORY_STAGE.values()) == set(STAGES)
+
+
+@pytest.mark.parametrize("name", ["Induction Heads", "induction_head", " INDUCTION-HEAD ", "induction"])
+def test_normalize_name_folds_variants(name: str) -> None:
+    assert normalize_name(name) == "induction"
