@@ -17,6 +17,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class _NoAliasDumper(yaml.CSafeDumper):
+    """Write shared objects out in full: catalogue data forbids anchors and aliases."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 def generate(out: Path, *, factor: int = 100, data: Path = ROOT / "data") -> Path:
     out.mkdir(parents=True, exist_ok=True)
     for name in ("models.yaml", "taxonomy.yaml", "references.bib"):
@@ -33,7 +40,7 @@ def generate(out: Path, *, factor: int = 100, data: Path = ROOT / "data") -> Pat
             c["related"] = [dict(r, head=r["head"] + suffix) for r in h.get("related", []) if r["head"] in ids]
             copies.append(c)
     with open(out / "heads.yaml", "w", encoding="utf-8") as f:
-        yaml.dump({"heads": copies}, f, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True, width=200)
+        yaml.dump({"heads": copies}, f, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True, width=200)
     return out
 
 

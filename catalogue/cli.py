@@ -14,7 +14,7 @@ from catalogue import __version__
 from catalogue.errors import CatalogueError, UsageError
 
 if TYPE_CHECKING:
-    from catalogue.db import Index
+    from catalogue.index import Index
     from catalogue.schema import Reference
 
 app = typer.Typer(
@@ -76,7 +76,7 @@ def _main(
 
 
 def _index() -> Index:
-    from catalogue.db import Index
+    from catalogue.index import Index
     from catalogue.paths import data_paths
 
     return Index.open(data_paths(state.data), cache=state.cache_dir)
@@ -275,6 +275,10 @@ def validate(
     if errors or cat is None:
         typer.echo(f"{len(errors)} error(s): fix them and run `heads validate` again", err=True)
         raise typer.Exit(1)
+    from catalogue.index import Index
+    from catalogue.paths import data_paths
+
+    Index.open(data_paths(path or state.data), cache=state.cache_dir, catalogue=cat).dispose()  # ready for queries
     ev = sum(len(h.evidence) for h in cat.heads.values())
     typer.echo(
         f"ok: {len(cat.heads)} head types, {ev} evidence records, {len(cat.references)} works, "

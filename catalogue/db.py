@@ -1,43 +1,33 @@
-"""The SQLite index: tables, build and refresh. The only module that imports sqlmodel.
+"""The SQLite index's tables and its build. The only module that imports sqlmodel.
 
-The index is a cache of the validated catalogue, kept in a user cache folder
-(``--cache-dir`` / ``$HEADS_CACHE_DIR``, else ``$XDG_CACHE_HOME/attention-head-catalogue``).
-Its file name carries the content hash of the data files, so an edit to heads.yaml or
-references.bib makes the next query rebuild it: an answer is never stale. A build writes a
-temporary file and renames it into place, so a crash never leaves a half-written index.
+:func:`build` writes a complete index of a validated catalogue to a temporary file and renames
+it into place, so a crash never leaves a half-written index. Reading is :mod:`catalogue.index`'s job
+(plain sqlite3, so that a query does not pay for importing SQLAlchemy).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import sqlite3
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine
-from sqlmodel import Field, Session, SQLModel, create_engine, text
+from sqlalchemy import Engine, insert
+from sqlmodel import Field, SQLModel, create_engine, text
 
-from catalogue.paths import DataPaths
+from catalogue.index import SCHEMA_VERSION
 from catalogue.schema import Catalogue
 
 __all__ = [
     "EvidenceRow",
     "HeadRow",
-    "Index",
     "LocationRow",
+    "MetaRow",
     "ModelRow",
     "NameRow",
     "ReferenceRow",
     "StageRow",
     "build",
-    "cache_dir",
 ]
-
-SCHEMA_VERSION = "1"
 
 
 class HeadRow(SQLModel, table=True):
@@ -103,17 +93,6 @@ class MetaRow(SQLModel, table=True):
     value: str
 
 
-def cache_dir(override: str | Path | None = None) -> Path:
-    """Where index files live: the override, ``$HEADS_CACHE_DIR``, or the user cache folder."""
-    if override:
-        return Path(override)
-    env = os.environ.get("HEADS_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "attention-head-catalogue"
-
-
 def _fts_text(*parts: str | None) -> str:
     return " ".join(p for p in parts if p)
 
@@ -135,124 +114,85 @@ def build(cat: Catalogue, target: Path) -> None:
 
 
 def _fill(engine: Engine, cat: Catalogue) -> None:
+    """Insert every row in bulk (SQLAlchemy Core executemany): the rows come from validated objects only."""
     from catalogue.schema import normalize_name
 
-    with Session(engine) as s:
-        s.exec(text("PRAGMA journal_mode=OFF"))  # type: ignore[call-overload]
-        s.exec(text("PRAGMA synchronous=OFF"))  # type: ignore[call-overload]
-        s.exec(
-            text(  # type: ignore[call-overload]
+    refs = cat.references
+    heads, names, stages, fts, evidence, locations = [], [], [], [], [], []
+    ev_id = 0
+    for h in cat.heads.values():
+        years = [refs[e.cite].year for e in h.evidence if e.cite in refs]
+        heads.append(
+            {
+                "id": h.id,
+                "name": h.name,
+                "in_survey": h.in_survey,
+                "first_year": min(years, default=None),
+                "data": h.model_dump_json(exclude_defaults=True),
+            }
+        )
+        names += [{"name": n, "head_id": h.id} for n in sorted({normalize_name(x) for x in h.names})]
+        stages += [{"head_id": h.id, "stage": p.stage, "subcategory": p.subcategory} for p in h.stages]
+        body = []
+        for k, e in enumerate(h.evidence):
+            ev_id += 1
+            ref = refs[e.cite]
+            evidence.append(
+                {
+                    "id": ev_id,
+                    "head_id": h.id,
+                    "ordinal": k,
+                    "cite": e.cite,
+                    "model": e.model,
+                    "method": e.method,
+                    "year": ref.year,
+                }
+            )
+            locations += [
+                {"evidence_id": ev_id, "head_id": h.id, "model": e.model, "layer": loc.layer, "head": loc.head}
+                for loc in e.locations
+            ]
+            body.append(_fts_text(e.task, e.method_detail, e.note, e.model, ref.title))
+        fts.append(
+            {
+                "i": h.id,
+                "n": h.name,
+                "a": " ".join(h.aliases),
+                "s": h.summary,
+                "b": _fts_text(h.mechanism, h.notes, *body),
+            }
+        )
+    tables: list[tuple[type[SQLModel], list[dict[str, object]]]] = [
+        (HeadRow, heads),
+        (NameRow, names),
+        (StageRow, stages),
+        (EvidenceRow, evidence),
+        (LocationRow, locations),
+        (
+            ReferenceRow,
+            [{"key": r.key, "eprint": r.eprint, "year": r.year, "data": r.model_dump_json()} for r in refs.values()],
+        ),
+        (ModelRow, [{"id": m.id, "data": m.model_dump_json()} for m in cat.models.values()]),
+        (
+            MetaRow,
+            [
+                {"key": "digest", "value": cat.digest},
+                {"key": "schema", "value": SCHEMA_VERSION},
+                {"key": "taxonomy", "value": cat.taxonomy.model_dump_json()},
+            ],
+        ),
+    ]
+    with engine.begin() as conn:
+        conn.execute(text("PRAGMA synchronous=OFF"))
+        conn.execute(
+            text(
                 "CREATE VIRTUAL TABLE head_fts USING fts5(head_id UNINDEXED, name, aliases, summary, body, "
                 "tokenize='porter unicode61')"
             )
         )
-        refs = cat.references
-        heads, names, stages, fts = [], [], [], []
-        for h in cat.heads.values():
-            years = [refs[e.cite].year for e in h.evidence if e.cite in refs]
-            heads.append(
-                HeadRow(
-                    id=h.id,
-                    name=h.name,
-                    in_survey=h.in_survey,
-                    first_year=min(years, default=None),
-                    data=h.model_dump_json(exclude_defaults=True),
-                )
-            )
-            for n in {normalize_name(x) for x in h.names}:
-                names.append(NameRow(name=n, head_id=h.id))
-            stages += [StageRow(head_id=h.id, stage=p.stage, subcategory=p.subcategory) for p in h.stages]
-            body = _fts_text(
-                h.mechanism,
-                h.notes,
-                *(
-                    _fts_text(e.task, e.method_detail, e.note, e.model, refs[e.cite].title if e.cite in refs else None)
-                    for e in h.evidence
-                ),
-            )
-            fts.append({"i": h.id, "n": h.name, "a": " ".join(h.aliases), "s": h.summary, "b": body})
-        s.add_all(heads)
-        s.add_all(names)
-        s.add_all(stages)
-        s.flush()
-        conn = s.connection().connection.driver_connection
-        assert isinstance(conn, sqlite3.Connection)
-        conn.executemany("INSERT INTO head_fts(head_id, name, aliases, summary, body) VALUES (:i, :n, :a, :s, :b)", fts)
-        ev_rows, loc_rows = [], []
-        next_id = 1
-        for h in cat.heads.values():
-            for k, e in enumerate(h.evidence):
-                year = refs[e.cite].year
-                ev_rows.append((next_id, h.id, k, e.cite, e.model, e.method, year))
-                loc_rows += [(next_id, h.id, e.model, loc.layer, loc.head) for loc in e.locations]
-                next_id += 1
-        conn.executemany(
-            "INSERT INTO evidence(id, head_id, ordinal, cite, model, method, year) VALUES (?,?,?,?,?,?,?)", ev_rows
+        for table, rows in tables:
+            if rows:
+                conn.execute(insert(table.__table__), rows)  # type: ignore[attr-defined]
+        conn.execute(
+            text("INSERT INTO head_fts(head_id, name, aliases, summary, body) VALUES (:i, :n, :a, :s, :b)"), fts
         )
-        conn.executemany("INSERT INTO location(evidence_id, head_id, model, layer, head) VALUES (?,?,?,?,?)", loc_rows)
-        conn.executemany(
-            "INSERT INTO reference(key, eprint, year, data) VALUES (?,?,?,?)",
-            [(r.key, r.eprint, r.year, r.model_dump_json()) for r in refs.values()],
-        )
-        conn.executemany(
-            "INSERT INTO model(id, data) VALUES (?,?)", [(m.id, m.model_dump_json()) for m in cat.models.values()]
-        )
-        conn.executemany(
-            "INSERT INTO meta(key, value) VALUES (?,?)",
-            [
-                ("digest", cat.digest),
-                ("schema", SCHEMA_VERSION),
-                ("taxonomy", cat.taxonomy.model_dump_json()),
-            ],
-        )
-        s.commit()
-
-
-class Index:
-    """A read-only handle on a built index file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
-
-    @classmethod
-    def open(cls, paths: DataPaths, *, cache: str | Path | None = None, rebuild: bool = False) -> Index:
-        """The index for these data files, (re)built first if the data changed since the last build.
-
-        Raises :class:`catalogue.errors.CatalogueError` when the data does not validate.
-        """
-        digest = paths.digest()
-        folder = cache_dir(cache)
-        stem = "index-" + hashlib.sha256(str(paths.heads.resolve()).encode()).hexdigest()[:8]
-        target = folder / f"{stem}-{digest[:16]}-v{SCHEMA_VERSION}.sqlite"
-        if rebuild or not target.is_file():
-            from catalogue.load import load
-
-            build(load(paths.heads), target)
-            for old in folder.glob(f"{stem}-*.sqlite"):
-                if old != target:
-                    old.unlink(missing_ok=True)
-        return cls(target)
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        with Session(self.engine) as s:
-            yield s
-
-    def raw(self, sql: str, params: dict[str, object] | tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-        """Run a read-only SQL query (used by the query module for FTS5 and aggregates)."""
-        with self.engine.connect() as c:
-            conn = c.connection.driver_connection
-            assert isinstance(conn, sqlite3.Connection)
-            return list(conn.execute(sql, params).fetchall())
-
-    def meta(self, key: str) -> str:
-        rows = self.raw("SELECT value FROM meta WHERE key = ?", (key,))
-        return str(rows[0][0]) if rows else ""
-
-    def dispose(self) -> None:
-        self.engine.dispose()
-
-
-def taxonomy_json(index: Index) -> dict[str, object]:
-    return dict(json.loads(index.meta("taxonomy")))

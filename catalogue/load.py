@@ -14,11 +14,13 @@ duplicate mapping keys are each reported as a :class:`Problem` with the file and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+import yaml_rs
 from pydantic import BaseModel, ValidationError
 
 from catalogue.errors import CatalogueError, Problem
@@ -79,6 +81,11 @@ def read_text(path: Path, problems: list[Problem]) -> str | None:
         return None
 
 
+_NO_ALIASES = yaml_rs.AliasLimits(max_total_replayed_events=0, max_alias_expansions_per_anchor=0)
+_DUPLICATES = yaml_rs.DuplicateKeyPolicy.Error
+_TAG = re.compile(r"(?:^|[\s\[{,])!!?[A-Za-z/<]", re.MULTILINE)
+
+
 class _StrictLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
     """Safe YAML without anchors/aliases (no alias bombs) and without duplicate keys."""
 
@@ -105,8 +112,16 @@ class _StrictLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.S
 
 
 def _parse_yaml(text: str, name: str, problems: list[Problem]) -> Any:
+    """Parse with yaml-rs (fast, YAML 1.2, aliases and duplicate keys refused); on any error re-parse
+    with PyYAML's strict loader, whose marks give the line and our own message."""
+    fallback = ""
+    if not _TAG.search(text):  # yaml-rs ignores tags on collections; PyYAML refuses unknown ones
+        try:
+            return yaml_rs.loads(text, parse_datetime=False, alias_limits=_NO_ALIASES, duplicate_key_policy=_DUPLICATES)
+        except yaml_rs.YAMLDecodeError as fast_error:
+            fallback = str(fast_error)
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -114,8 +129,15 @@ def _parse_yaml(text: str, name: str, problems: list[Problem]) -> Any:
         ours = isinstance(exc, yaml.constructor.ConstructorError) and exc.context is None
         hint = "" if ours else "fix the syntax (indentation, quotes, colons)"
         problems.append(Problem(name, line, "", f"YAML error: {what}", hint))
+        return None
     except yaml.YAMLError as exc:
         problems.append(Problem(name, None, "", f"YAML error: {exc}", "fix the syntax"))
+        return None
+    if not fallback:  # tags, all of them standard: PyYAML's reading stands
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506
+    m = re.search(r"line (\d+)", fallback)
+    first = fallback.strip().splitlines()[0] if fallback.strip() else "unparseable YAML"
+    problems.append(Problem(name, int(m.group(1)) if m else None, "", f"YAML error: {first}", "fix the syntax"))
     return None
 
 
@@ -404,8 +426,7 @@ def _cross_check(
                         lines(("heads", i, "evidence", j, "locations", k)),
                         f"{ew}.locations[{k}]",
                         f"{m.id} has no recorded dimensions, so {loc} cannot be checked",
-                        "add layers/heads to models.yaml",
-                        "warning",
+                        "add layers/heads (and their source) to models.yaml",
                     )
                     break
 

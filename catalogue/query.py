@@ -6,8 +6,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from catalogue.db import Index
 from catalogue.errors import UnknownHeadError, UnknownModelError, UsageError
+from catalogue.index import Index
 from catalogue.schema import (
     METHODS,
     STAGES,

@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from catalogue import query
-from catalogue.db import Index, build, cache_dir
+from catalogue.db import build
 from catalogue.errors import CatalogueError
+from catalogue.index import Index, cache_dir
 from catalogue.load import load
 from catalogue.paths import data_paths
 

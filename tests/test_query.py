@@ -8,8 +8,8 @@ import pytest
 from conftest import WriteData, make_head, make_prev
 
 from catalogue import query
-from catalogue.db import Index
 from catalogue.errors import UnknownHeadError, UnknownModelError, UsageError
+from catalogue.index import Index
 from catalogue.paths import data_paths
 
 

@@ -1,0 +1,124 @@
+"""Data quality of the real catalogue, one test per record (ids name the head type or work)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import pytest
+
+from catalogue.load import check
+from catalogue.schema import Evidence, HeadType, Reference
+
+CAT, PROBLEMS = check()
+HEADS: list[HeadType] = list(CAT.heads.values()) if CAT else []
+REFS: list[Reference] = list(CAT.references.values()) if CAT else []
+EVIDENCE: list[tuple[str, Evidence]] = [(f"{h.id}#{i}", e) for h in HEADS for i, e in enumerate(h.evidence)]
+
+#: The 41 head types named by the survey (Zheng et al., Patterns revision: taxonomy figure + In-context Head).
+SURVEY_41 = """associative-memory-head memory-head constant-head single-letter-head negative-head previous-token-head
+positional-head rare-words-head duplicate-token-head retrieval-head global-retrieval-head syntactic-head
+subword-merge-head mover-head name-mover-head backup-name-mover-head letter-mover-head negative-name-mover-head
+context-head content-gatherer-head sentiment-summarizer-head semantic-induction-head subject-head relation-head
+summary-reader-head function-vector-head induction-head in-context-head truthfulness-head accuracy-head
+consistency-head vulnerable-head correct-letter-head iteration-head successor-head inhibition-head mixed-head
+amplification-head correct-head coherence-head faithfulness-head""".split()
+
+#: The IOI circuit of GPT-2 small (Wang et al. 2022, Appendix K / Figure 20; CIRCUIT in ioi_circuit_extraction.py).
+IOI = {
+    "name-mover-head": "L9H9 L9H6 L10H0",
+    "backup-name-mover-head": "L10H10 L10H6 L10H2 L10H1 L11H2 L9H7 L9H0 L11H9",
+    "negative-name-mover-head": "L10H7 L11H10",
+    "inhibition-head": "L7H3 L7H9 L8H6 L8H10",
+    "induction-head": "L5H5 L5H8 L5H9 L6H9",
+    "duplicate-token-head": "L0H1 L0H10 L3H0",
+    "previous-token-head": "L2H2 L4H11",
+}
+
+
+def test_catalogue_loads_without_errors() -> None:
+    errors = [str(p) for p in PROBLEMS if p.severity == "error"]
+    assert CAT is not None and not errors, "\n".join(errors)
+
+
+def test_no_orphan_reference() -> None:
+    assert CAT is not None
+    assert sorted(set(CAT.references) - CAT.cited_keys()) == []
+
+
+@pytest.mark.parametrize("hid", SURVEY_41)
+def test_survey_head_type_present(hid: str) -> None:
+    assert CAT is not None and hid in CAT.heads, f"{hid} missing"
+    h = CAT.heads[hid]
+    assert h.in_survey and any(p.placed_by == "survey" for p in h.stages)
+    assert h.evidence
+
+
+@pytest.mark.parametrize(("hid", "locs"), IOI.items())
+def test_ioi_circuit_recorded(hid: str, locs: str) -> None:
+    assert CAT is not None
+    recorded = {
+        str(loc)
+        for e in CAT.heads[hid].evidence
+        if e.model == "gpt2-small" and e.cite == "wang2022interpretability"
+        for loc in e.locations
+    }
+    assert recorded == set(locs.split())
+
+
+def test_ioi_circuit_has_26_heads() -> None:
+    assert sum(len(v.split()) for v in IOI.values()) == 26
+
+
+@pytest.mark.parametrize("head", HEADS, ids=lambda h: h.id)
+def test_head_record(head: HeadType) -> None:
+    assert head.summary and head.evidence
+    if not head.in_survey:
+        assert all(p.placed_by == "catalogue" and p.note for p in head.stages), "say why the stage was chosen"
+
+
+@pytest.mark.parametrize(("eid", "ev"), EVIDENCE, ids=[e[0] for e in EVIDENCE])
+def test_evidence_record(eid: str, ev: Evidence) -> None:
+    assert CAT is not None
+    assert len(ev.source) >= 5, "source must say where the facts were read"
+    if ev.locations:
+        m = CAT.models[ev.model or ""]
+        assert m.layers is not None and m.heads is not None, f"{m.id} needs dimensions to hold locations"
+        assert all(loc.layer < m.layers and loc.head < m.heads for loc in ev.locations)
+    if ev.value is not None:
+        assert ev.metric
+
+
+@pytest.mark.parametrize("ref", REFS, ids=lambda r: r.key)
+def test_reference_record(ref: Reference) -> None:
+    if ref.eprint:
+        assert re.fullmatch(r"\d{4}\.\d{4,5}", ref.eprint)
+        yy, mm = int(ref.eprint[:2]), int(ref.eprint[2:4])
+        assert 1 <= mm <= 12 and 2000 + yy <= ref.year + 1, "year cannot precede the arXiv version"
+    if ref.doi:
+        assert re.fullmatch(r"10\.\d{4,9}/\S+", ref.doi)
+    assert 1990 <= ref.year <= 2026
+
+
+def _norm_title(t: str) -> str:
+    t = unicodedata.normalize("NFKD", t).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", " ", t).strip()
+
+
+@pytest.mark.parametrize("field", ["eprint", "doi", "title"])
+def test_no_work_under_two_keys(field: str) -> None:
+    seen: dict[str, str] = {}
+    for r in REFS:
+        value = getattr(r, field)
+        if not value:
+            continue
+        value = _norm_title(value) if field == "title" else value.lower()
+        assert value not in seen, f"{r.key} and {seen[value]} are the same work ({field})"
+        seen[value] = r.key
+
+
+def test_models_used_with_locations_have_true_dimensions() -> None:
+    assert CAT is not None
+    for m in CAT.models.values():
+        if m.layers is not None:
+            assert m.source, f"{m.id}: dimensions need a source"
