@@ -336,6 +336,11 @@ def schema(
 def _register_optional() -> None:
     import importlib
 
+    from catalogue import cli_site
+
+    app.command("new")(cli_site.new)
+    app.command("add-evidence")(cli_site.add_evidence)
+    app.command("diff")(cli_site.diff)
     try:
         cli_verify = importlib.import_module("catalogue.cli_verify")
     except ImportError:  # pragma: no cover - the module ships with the package

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from pathlib import Path
 
 import pytest
 
@@ -101,7 +102,7 @@ def test_reference_record(ref: Reference) -> None:
 
 
 def _norm_title(t: str) -> str:
-    t = unicodedata.normalize("NFKD", t).encode("ascii", "ignore").decode().lower()
+    t = unicodedata.normalize("NFKD", t.replace("\u2019", "'")).encode("ascii", "ignore").decode().lower()
     return re.sub(r"[^a-z0-9]+", " ", t).strip()
 
 
@@ -122,3 +123,26 @@ def test_models_used_with_locations_have_true_dimensions() -> None:
     for m in CAT.models.values():
         if m.layers is not None:
             assert m.source, f"{m.id}: dimensions need a source"
+
+
+def _companion_list() -> list[tuple[str, str, str]]:
+    path = Path(__file__).parent / "assets" / "companion_list.tsv"
+    rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+    return [(title, link, badges) for _, title, link, badges in rows]
+
+
+COMPANION = _companion_list()
+
+
+def test_companion_list_has_86_papers() -> None:
+    assert len(COMPANION) == 86
+
+
+@pytest.mark.parametrize(("title", "link", "badges"), COMPANION, ids=[c[0][:60] for c in COMPANION])
+def test_companion_list_paper_in_catalogue(title: str, link: str, badges: str) -> None:
+    """Every paper of the survey's companion list is a cited work of the catalogue."""
+    by_eprint = {r.eprint: r for r in REFS if r.eprint}
+    by_title = {_norm_title(r.title): r for r in REFS}
+    ref = by_eprint.get(link) or by_title.get(_norm_title(title))
+    assert ref is not None, f"{title} ({link}) is missing from references.bib"
+    assert CAT is not None and ref.key in CAT.cited_keys()

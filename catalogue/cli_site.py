@@ -1,0 +1,230 @@
+"""`heads new`, `heads add-evidence` and `heads diff`: contributing from the command line.
+
+Each command parses its flags (asking for a missing required value when run in a terminal), calls one
+library function (:mod:`catalogue.contribute`, :mod:`catalogue.history`) and prints the result. Bad input
+raises :class:`~catalogue.errors.UsageError`, which ``heads``' ``main()`` turns into a message and exit 1.
+Registered on the app by ``catalogue.cli._register_optional``.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from catalogue.errors import UsageError
+
+__all__ = ["add_evidence", "command_docs", "diff", "new"]
+
+
+def _data() -> Optional[Path]:
+    from catalogue.cli import state
+
+    return state.data
+
+
+def _ask(value: Optional[str], flag: str, label: str) -> str:
+    """The flag's value, or a prompt for it in a terminal; a clear error when neither is possible."""
+    if value is not None and value.strip():
+        return value
+    if sys.stdin.isatty():
+        answer = typer.prompt(label)
+        if str(answer).strip():
+            return str(answer)
+    raise UsageError(f"{flag} is required: pass {flag} VALUE (or run in a terminal to be asked)")
+
+
+def _locations(values: Optional[list[str]]) -> list[str]:
+    """``-l L5H5 -l L5H8`` or ``-l "L5H5, L5H8"`` or ``-l "5.5 5.8"``."""
+    out: list[str] = []
+    for v in values or []:
+        out += [x for x in v.replace(",", " ").split() if x]
+    return out
+
+
+def _float(value: Optional[str], flag: str) -> Optional[float]:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise UsageError(f"{flag} {value!r} is not a number") from None
+
+
+def _related(values: Optional[list[str]]) -> list[dict[str, str]]:
+    out = []
+    for v in values or []:
+        kind, sep, head = v.partition(":")
+        if not sep or not kind.strip() or not head.strip():
+            raise UsageError(f"--related {v!r}: write KIND:HEAD-ID, e.g. composes-with:previous-token-head")
+        out.append({"kind": kind.strip(), "head": head.strip()})
+    return out
+
+
+def _evidence(
+    cite: Optional[str],
+    model: Optional[str],
+    location: Optional[list[str]],
+    method: Optional[str],
+    method_detail: Optional[str],
+    task: Optional[str],
+    metric: Optional[str],
+    value: Optional[str],
+    source: Optional[str],
+    note: Optional[str],
+) -> dict[str, Any]:
+    return {
+        "cite": _ask(cite, "--cite", "BibTeX key of the work (in data/references.bib)"),
+        "model": model,
+        "locations": _locations(location),
+        "method": _ask(method, "--method", "Method (e.g. path-patching, scoring, activation-patching)"),
+        "method_detail": method_detail,
+        "task": task,
+        "metric": metric,
+        "value": _float(value, "--value"),
+        "source": _ask(source, "--source", "Where in the work you read this (section, table, figure)"),
+        "note": note,
+    }
+
+
+Cite = Annotated[Optional[str], typer.Option(help="BibTeX key of the work, already in references.bib.")]
+Model = Annotated[Optional[str], typer.Option(help="Model registry id or Hugging Face id (omit for theory).")]
+Loc = Annotated[
+    Optional[list[str]],
+    typer.Option("--location", "-l", help="Head location, L<layer>H<head>, 0-indexed; repeat or comma-separate."),
+]
+Method = Annotated[Optional[str], typer.Option(help="Discovery method id, e.g. path-patching (see the site).")]
+MethodDetail = Annotated[Optional[str], typer.Option(help="How the method was applied, in a sentence.")]
+Task = Annotated[Optional[str], typer.Option(help="Task or data set, e.g. IOI.")]
+Metric = Annotated[Optional[str], typer.Option(help="What --value measures.")]
+Value = Annotated[Optional[str], typer.Option(help="A score reported by the work (needs --metric).")]
+Source = Annotated[Optional[str], typer.Option(help="Where in the work this was read: section, table or figure.")]
+Note = Annotated[Optional[str], typer.Option(help="Anything a reader should know about this record.")]
+
+
+def new(
+    id: Annotated[Optional[str], typer.Option("--id", help="Kebab-case id, e.g. name-mover-head.")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Display name, e.g. 'Name mover head'.")] = None,
+    stage: Annotated[Optional[str], typer.Option(help="Stage id or abbreviation: KR, ICI, LR or EP.")] = None,
+    subcategory: Annotated[Optional[str], typer.Option(help="Sub-category id within the stage.")] = None,
+    placed_by: Annotated[str, typer.Option(help="survey or catalogue: who placed it in the stage.")] = "catalogue",
+    in_survey: Annotated[bool, typer.Option("--in-survey/--not-in-survey", help="Named by the survey.")] = False,
+    summary: Annotated[Optional[str], typer.Option(help="What the head does, in one or two sentences.")] = None,
+    mechanism: Annotated[Optional[str], typer.Option(help="How it does it (QK/OV circuit, composition).")] = None,
+    alias: Annotated[Optional[list[str]], typer.Option(help="Another name used in the literature; repeat.")] = None,
+    related: Annotated[
+        Optional[list[str]], typer.Option(help="KIND:HEAD-ID, e.g. composes-with:previous-token-head; repeat.")
+    ] = None,
+    check: Annotated[Optional[str], typer.Option(help="The verification check for this type, if one exists.")] = None,
+    cite: Cite = None,
+    model: Model = None,
+    location: Loc = None,
+    method: Method = None,
+    method_detail: MethodDetail = None,
+    task: Task = None,
+    metric: Metric = None,
+    value: Value = None,
+    source: Source = None,
+    note: Note = None,
+) -> None:
+    """Add a new head type, with its first evidence record, to heads.yaml (comments and order are kept)."""
+    from catalogue import contribute
+
+    fields: dict[str, Any] = {
+        "id": _ask(id, "--id", "Id (kebab-case, e.g. name-mover-head)"),
+        "name": _ask(name, "--name", "Name"),
+        "aliases": alias or [],
+        "stages": [
+            {
+                "stage": _ask(stage, "--stage", "Stage (KR, ICI, LR or EP)"),
+                "subcategory": subcategory,
+                "placed_by": placed_by,
+            }
+        ],
+        "in_survey": in_survey,
+        "summary": _ask(summary, "--summary", "Summary"),
+        "mechanism": mechanism,
+        "related": _related(related),
+        "check": check,
+    }
+    fields["evidence"] = [_evidence(cite, model, location, method, method_detail, task, metric, value, source, note)]
+    head = contribute.new_head(fields, data=_data())
+    typer.echo(f"added head type {head.id} with 1 evidence record; run `heads validate`, then open a pull request")
+
+
+def add_evidence(
+    head: Annotated[str, typer.Argument(help="Head-type id, name or alias.")],
+    cite: Cite = None,
+    model: Model = None,
+    location: Loc = None,
+    method: Method = None,
+    method_detail: MethodDetail = None,
+    task: Task = None,
+    metric: Metric = None,
+    value: Value = None,
+    source: Source = None,
+    note: Note = None,
+) -> None:
+    """Add an evidence record to an existing head type in heads.yaml (comments and order are kept)."""
+    from catalogue import contribute
+
+    fields = _evidence(cite, model, location, method, method_detail, task, metric, value, source, note)
+    h, ev = contribute.add_evidence(head, fields, data=_data())
+    where = f" on {ev.model}" if ev.model else ""
+    typer.echo(f"added evidence from {ev.cite}{where} to {h.id} ({len(h.evidence) + 1} records)")
+
+
+class DiffFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def diff(
+    rev: Annotated[str, typer.Argument(help="Git revision to compare with, e.g. origin/main or HEAD~1.")] = "HEAD",
+    format: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.text,
+    exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when something changed.")] = False,
+) -> None:
+    """Which head types and evidence records changed in heads.yaml since a git revision (for reviewers)."""
+    from catalogue import history
+
+    d = history.diff(rev, data=_data())
+    typer.echo(d.json() if format is DiffFormat.json else d.text())
+    if exit_code and not d.empty:
+        raise typer.Exit(1)
+
+
+def command_docs() -> list[Any]:
+    """Every `heads` command with its help and parameters, for the site's CLI reference."""
+    from catalogue.cli import app
+    from catalogue.render import CommandDoc, ParamDoc
+
+    group = typer.main.get_command(app)
+
+    def params(cmd: Any) -> list[ParamDoc]:  # a click command (typer may vendor its own click)
+        out = []
+        for p in cmd.params:
+            if getattr(p, "hidden", False):
+                continue
+            if p.param_type_name == "option":
+                label = ", ".join(p.opts) + ("/" + ", ".join(p.secondary_opts) if p.secondary_opts else "")
+                default = p.default
+                if isinstance(default, Enum):
+                    default = default.value
+                shown = "" if default in (None, False, ()) or p.is_flag and not p.secondary_opts else str(default)
+                out.append(ParamDoc(label, p.help or "", "option", shown, p.required))
+            else:
+                label = (p.name or "").upper() + ("..." if p.nargs == -1 else "")
+                default = p.default if p.default not in (None, ()) else ""
+                out.append(ParamDoc(label, getattr(p, "help", None) or "", "argument", str(default), p.required))
+        return out
+
+    docs = [CommandDoc("", group.help or "", params(group))]
+    commands = getattr(group, "commands", {})
+    for name in sorted(commands):
+        cmd = commands[name]
+        if not cmd.hidden:
+            docs.append(CommandDoc(name, cmd.help or "", params(cmd)))
+    return docs

@@ -1,0 +1,239 @@
+"""Pages about head types: the home page, stage pages, the head-type index and one page per head type."""
+
+from __future__ import annotations
+
+from catalogue.render._markup import (
+    STAGE_CLASS,
+    _code,
+    _Ctx,
+    _ext_link,
+    _fence,
+    _link,
+    _locations,
+    _num,
+    _paras,
+    _stage_order,
+    _table,
+    check_module,
+    esc,
+    head_path,
+    model_path,
+    paper_path,
+    stage_path,
+    url,
+)
+from catalogue.schema import STAGES, HeadType, StageInfo
+
+
+def _home(ctx: _Ctx, intro: str) -> str:
+    cat = ctx.cat
+    n_ev = sum(len(h.evidence) for h in cat.heads.values())
+    boxes = []
+    for i, s in enumerate(cat.taxonomy.stages):
+        if i:
+            boxes.append('<div class="framework-arrow" aria-hidden="true">&#8594;</div>')
+        count = sum(1 for h in cat.heads.values() if any(p.stage == s.id for p in h.stages))
+        subs = "".join(f"<li>{esc(c.name)}</li>" for c in s.subcategories)
+        boxes.append(
+            f'<a class="framework-stage stage-{STAGE_CLASS[s.id]}" href="{url("index.md", stage_path(s.id))}">'
+            f'<span class="framework-abbr">{esc(s.abbreviation)}</span>'
+            f'<span class="framework-name">{esc(s.name)}</span>'
+            f'<span class="framework-depth">{esc(s.typical_depth)}</span>'
+            f"<ul>{subs}</ul>"
+            f'<span class="framework-count">{count} head type{"s" if count != 1 else ""}</span></a>'
+        )
+    diagram = (
+        '<figure class="framework" role="img" aria-label="The four-stage framework">'
+        '<div class="framework-row">' + "".join(boxes) + "</div>"
+        "<figcaption>The four-stage framework of the survey (Zheng et al., arXiv 2409.03752): "
+        "each stage links to its head types.</figcaption></figure>"
+    )
+    lines = [
+        "# Attention Head Catalogue",
+        "",
+        intro.strip(),
+        "",
+        "## The four-stage framework",
+        "",
+        diagram,
+        "",
+        f"The catalogue records **{len(cat.heads)}** head types, **{n_ev}** evidence records from "
+        f"**{len(cat.references)}** works, and **{len(cat.models)}** models.",
+        "",
+        "- [Head types](heads/index.md), by stage",
+        "- [Models](models/index.md), each with a layer x head map",
+        "- [Papers](papers/index.md), with BibTeX to copy",
+        "- [Methods](methods.md) and [benchmarks](benchmarks.md)",
+        "- [The `heads` command line](cli.md)",
+        "- [Contributing](contributing.md) a head type or evidence",
+    ]
+    return "\n".join(lines)
+
+
+def _heads_table(ctx: _Ctx, page: str, heads: list[HeadType]) -> str:
+    if not heads:
+        return "_No head type is recorded here yet._"
+    rows = [
+        [_link(h.name, page, head_path(h.id)), ctx.stage_badges(h), str(len(h.evidence)), esc(h.summary)] for h in heads
+    ]
+    return _table(["Head type", "Stages", "Evidence", "Summary"], rows)
+
+
+def _stage(ctx: _Ctx, s: StageInfo) -> str:
+    page = stage_path(s.id)
+    here = [h for h in ctx.heads if any(p.stage == s.id for p in h.stages)]
+    lines = [
+        f"# {esc(s.name)} ({esc(s.abbreviation)})",
+        "",
+        _paras(s.description),
+        "",
+        f"**Typical depth:** {esc(s.typical_depth)}",
+        "",
+    ]
+    for c in s.subcategories:
+        members = [h for h in here if any(p.stage == s.id and p.subcategory == c.id for p in h.stages)]
+        lines += [f"## {esc(c.name)} {{#{c.id}}}", "", _paras(c.description), "", _heads_table(ctx, page, members), ""]
+    loose = [h for h in here if any(p.stage == s.id and p.subcategory is None for p in h.stages)]
+    if loose:
+        lines += ["## Not placed in a sub-category", "", _heads_table(ctx, page, loose), ""]
+    return "\n".join(lines)
+
+
+def _heads_index(ctx: _Ctx) -> str:
+    page = "heads/index.md"
+    lines = ["# Head types", "", f"{len(ctx.heads)} head types, grouped by their first stage.", ""]
+    for s in ctx.cat.taxonomy.stages:
+        members = [h for h in ctx.heads if STAGES[_stage_order(h)] == s.id]
+        lines += [f"## {esc(s.name)}", "", _heads_table(ctx, page, members), ""]
+    return "\n".join(lines)
+
+
+def _evidence_rows(ctx: _Ctx, page: str, h: HeadType) -> list[list[str]]:
+    rows = []
+    for i, e in enumerate(h.evidence, 1):
+        method = ctx.methods.get(e.method)
+        score = f"{esc(e.metric)} = {_num(e.value)}" if e.value is not None and e.metric else esc(e.metric or "")
+        rows.append(
+            [
+                str(i),
+                _link(ctx.ref_label(e.cite), page, paper_path(e.cite)) if e.cite in ctx.cat.references else esc(e.cite),
+                _link(e.model, page, model_path(e.model))
+                if e.model and e.model in ctx.cat.models
+                else esc(e.model or "—"),
+                _locations(e) or "—",
+                _link(method.name, page, "methods.md", e.method) if method else esc(e.method),
+                esc(e.task or ""),
+                score,
+                esc(e.source),
+            ]
+        )
+    return rows
+
+
+def _evidence_details(h: HeadType) -> list[str]:
+    """How each method was applied and the notes, numbered like the table's rows."""
+    out = []
+    for i, e in enumerate(h.evidence, 1):
+        parts = [f"How: {esc(e.method_detail)}" if e.method_detail else "", f"Note: {esc(e.note)}" if e.note else ""]
+        if any(parts):
+            out.append(f"{i}. " + "<br>".join(p for p in parts if p))
+    return ["Details, by row:", "", *out, ""] if out else []
+
+
+def _head(ctx: _Ctx, h: HeadType) -> str:
+    page = head_path(h.id)
+    lines = [
+        f"# {esc(h.name)}",
+        "",
+        f"{_code(h.id)} {ctx.stage_badges(h)}" + (" · named in the survey" if h.in_survey else ""),
+        "",
+    ]
+    if h.aliases:
+        lines += ["**Also called:** " + ", ".join(esc(a) for a in h.aliases), ""]
+    lines += [_paras(h.summary), ""]
+    lines += ["## Place in the framework", ""]
+    for p in sorted(h.stages, key=lambda p: STAGES.index(p.stage)):
+        st = ctx.stages.get(p.stage)
+        where = _link(st.name, page, stage_path(p.stage)) if st else esc(p.stage)
+        if p.subcategory:
+            where += " › " + _link(
+                ctx.sub_names.get(p.subcategory, p.subcategory), page, stage_path(p.stage), p.subcategory
+            )
+        who = "the survey" if p.placed_by == "survey" else "the catalogue's reading"
+        lines.append(f"- {where} (placed by {who})" + (f": {esc(p.note)}" if p.note else ""))
+    lines.append("")
+    if h.list_badges:
+        lines += ["Paper-list badges: " + ", ".join(_code(b) for b in h.list_badges), ""]
+    if h.mechanism:
+        lines += ["## Mechanism", "", _paras(h.mechanism), ""]
+    lines += [
+        "## Evidence",
+        "",
+        _table(
+            ["#", "Work", "Model", "Heads", "Method", "Task", "Score", "Where it was read"],
+            _evidence_rows(ctx, page, h),
+        ),
+        "",
+        *_evidence_details(h),
+    ]
+    reproduced = [e for e in h.evidence if e.reproduced]
+    if reproduced:
+        rows = []
+        for e in reproduced:
+            r = e.reproduced
+            assert r is not None
+            model = _link(r.model, page, model_path(r.model)) if r.model in ctx.cat.models else esc(r.model)
+            heads = " ".join(str(x) for x in r.heads) or "—"
+            passed = "yes" if r.score >= r.threshold else "no"
+            rows.append(
+                [
+                    esc(ctx.ref_label(e.cite)),
+                    esc(r.check),
+                    model,
+                    _num(r.score),
+                    _num(r.threshold),
+                    passed,
+                    heads,
+                    esc(r.version),
+                ]
+            )
+        lines += [
+            "## Reproduction",
+            "",
+            _table(
+                ["Claim", "Check", "Model", "Score", "Threshold", "Reproduced", "Heads over threshold", "Version"], rows
+            ),
+            "",
+        ]
+    if h.check:
+        models = sorted({e.model for e in h.evidence if e.model and e.locations}) or sorted(
+            {e.model for e in h.evidence if e.model}
+        )
+        model = models[0] if models else "gpt2-small"
+        src = check_module(h.check)
+        lines += [
+            "## Verify it yourself",
+            "",
+            f"The check {_code(h.check)} scores every head of a model; its source is "
+            f"{_ext_link(src, f'{ctx.repo_url}/blob/main/{src}')}.",
+            "",
+            _fence(f"heads verify {h.id} --model {model}", "console"),
+            "",
+        ]
+    if h.related or ctx.incoming.get(h.id):
+        lines += ["## Related head types", ""]
+        for rel in h.related:
+            target = ctx.cat.heads.get(rel.head)
+            name = _link(target.name, page, head_path(rel.head)) if target else esc(rel.head)
+            lines.append(f"- {esc(rel.kind.replace('-', ' '))} {name}" + (f": {esc(rel.note)}" if rel.note else ""))
+        for other, kind in sorted(ctx.incoming.get(h.id, []), key=lambda x: (x[0].id, x[1])):
+            lines.append(
+                f"- {_link(other.name, page, head_path(other.id))} {esc(kind.replace('-', ' '))} this head type"
+            )
+        lines.append("")
+    if h.notes:
+        lines += ["## Notes", "", _paras(h.notes), ""]
+    bib = [ctx.cat.references[k].bibtex for k in sorted({e.cite for e in h.evidence}) if k in ctx.cat.references]
+    if bib:
+        lines += ["## Cite", "", _fence("\n\n".join(bib), "bibtex"), ""]
+    return "\n".join(lines)

@@ -1,0 +1,273 @@
+"""Pages about what the evidence rests on: models (with head maps), papers, methods, benchmarks, the CLI."""
+
+from __future__ import annotations
+
+from catalogue.render._markup import (
+    STAGE_CLASS,
+    CommandDoc,
+    _attr,
+    _code,
+    _Ctx,
+    _ext_link,
+    _fence,
+    _link,
+    _locations,
+    _paras,
+    _slug,
+    _table,
+    esc,
+    head_path,
+    model_path,
+    paper_path,
+    url,
+)
+from catalogue.schema import STAGES, HeadType, ModelInfo, Reference
+
+
+def _models_index(ctx: _Ctx) -> str:
+    page = "models/index.md"
+    rows = [
+        [
+            _link(m.name, page, model_path(m.id)),
+            _code(m.id),
+            esc(m.family),
+            str(m.layers or "?"),
+            str(m.heads or "?"),
+            str(len({h.id for h, _ in ctx.by_model.get(m.id, [])})),
+        ]
+        for m in sorted(ctx.cat.models.values(), key=lambda m: m.id)
+    ]
+    body = _table(["Model", "Id", "Family", "Layers", "Heads", "Head types"], rows) if rows else "_No model yet._"
+    return "\n".join(["# Models", "", body])
+
+
+def _grid(ctx: _Ctx, page: str, m: ModelInfo, cells: dict[tuple[int, int], list[HeadType]]) -> str:
+    assert m.layers is not None and m.heads is not None
+    head_row = "".join(f"<th>{j}</th>" for j in range(m.heads))
+    body = []
+    for layer in range(m.layers):
+        tds = []
+        for j in range(m.heads):
+            types = cells.get((layer, j), [])
+            if not types:
+                tds.append("<td></td>")
+                continue
+            stages = sorted({p.stage for h in types for p in h.stages}, key=STAGES.index)
+            cls = f"stage-{STAGE_CLASS[stages[0]]}" if len(stages) == 1 else "stage-multi"
+            title = _attr(f"L{layer}H{j}: " + ", ".join(h.name for h in types))
+            label = len(types) if len(types) > 1 else ""
+            href = url(page, head_path(types[0].id))
+            tds.append(f'<td class="{cls}"><a href="{href}" title="{title}">{label}</a></td>')
+        body.append(f"<tr><th>{layer}</th>{''.join(tds)}</tr>")
+    return (
+        '<div class="head-map-wrap"><table class="head-map">'
+        f'<thead><tr><th class="corner">L \\ H</th>{head_row}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _legend(ctx: _Ctx) -> str:
+    items = [
+        f'<span class="legend-item"><span class="swatch stage-{STAGE_CLASS[s.id]}"></span>{esc(s.name)}</span>'
+        for s in ctx.cat.taxonomy.stages
+    ]
+    items.append('<span class="legend-item"><span class="swatch stage-multi"></span>several stages</span>')
+    return '<p class="head-map-legend">' + " ".join(items) + "</p>"
+
+
+def _model(ctx: _Ctx, m: ModelInfo) -> str:
+    page = model_path(m.id)
+    facts = [f"**Id:** {_code(m.id)}", f"**Family:** {esc(m.family)}"]
+    if m.hf_id:
+        facts.append("**Hugging Face:** " + _ext_link(m.hf_id, f"https://huggingface.co/{m.hf_id}"))
+    if m.layers and m.heads:
+        facts.append(
+            f"**Size:** {m.layers} layers x {m.heads} heads"
+            + (f" ({m.kv_heads} key-value heads)" if m.kv_heads else "")
+        )
+    if m.parameters:
+        facts.append(f"**Parameters:** {m.parameters:,}")
+    lines = [f"# {esc(m.name)}", "", " · ".join(facts), ""]
+    if m.source:
+        lines += [f"Dimensions read from: {esc(m.source)}", ""]
+    if m.note:
+        lines += [_paras(m.note), ""]
+    found = ctx.by_model.get(m.id, [])
+    cells: dict[tuple[int, int], list[HeadType]] = {}
+    for h, e in found:
+        for loc in e.locations:
+            bucket = cells.setdefault((loc.layer, loc.head), [])
+            if h not in bucket:
+                bucket.append(h)
+    lines += ["## Head map", ""]
+    if m.layers and m.heads and cells:
+        lines += [
+            "Each coloured cell is a head with a recorded role; hover for its types, click for the first.",
+            "",
+            _legend(ctx),
+            "",
+            _grid(ctx, page, m, cells),
+            "",
+        ]
+    elif cells:
+        lines += ["_The model's dimensions are not recorded, so no map is drawn._", ""]
+    else:
+        lines += ["_No head of this model has a recorded location yet._", ""]
+    if found:
+        rows = []
+        for h, e in found:
+            rows.append(
+                [
+                    _link(h.name, page, head_path(h.id)),
+                    _locations(e) or "—",
+                    esc(e.method),
+                    _link(ctx.ref_label(e.cite), page, paper_path(e.cite))
+                    if e.cite in ctx.cat.references
+                    else esc(e.cite),
+                    esc(e.source),
+                ]
+            )
+        lines += [
+            "## Evidence in this model",
+            "",
+            _table(["Head type", "Heads", "Method", "Work", "Where it was read"], rows),
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _papers_index(ctx: _Ctx) -> str:
+    page = "papers/index.md"
+    refs = sorted(ctx.cat.references.values(), key=lambda r: (-r.year, r.key))
+    rows = [
+        [
+            _link(r.short, page, paper_path(r.key)),
+            esc(r.title),
+            str(r.year),
+            str(len({h.id for h, _ in ctx.by_paper.get(r.key, [])})),
+        ]
+        for r in refs
+    ]
+    body = _table(["Work", "Title", "Year", "Head types"], rows) if rows else "_No work cited yet._"
+    return "\n".join(["# Papers", "", body])
+
+
+def _person(author: str) -> str:
+    """BibTeX's ``Last, First`` as ``First Last``."""
+    last, sep, first = author.partition(",")
+    return f"{first.strip()} {last.strip()}" if sep and first.strip() else author.strip()
+
+
+def _paper(ctx: _Ctx, r: Reference) -> str:
+    page = paper_path(r.key)
+    lines = [f"# {esc(r.title)}", "", esc(", ".join(_person(a) for a in r.authors)) + f" ({r.year})", ""]
+    if r.venue:
+        lines += [f"_{esc(r.venue)}_", ""]
+    links = [f"Cite key: {_code(r.key)}"]
+    if r.eprint:
+        links.append(_ext_link(f"arXiv:{r.eprint}", f"https://arxiv.org/abs/{r.eprint}"))
+    if r.doi:
+        links.append(_ext_link(f"doi:{r.doi}", f"https://doi.org/{r.doi}"))
+    if r.url:
+        links.append(_ext_link("link", r.url))
+    lines += [" · ".join(links), ""]
+    found = ctx.by_paper.get(r.key, [])
+    if found:
+        rows = [
+            [
+                _link(h.name, page, head_path(h.id)),
+                _link(e.model, page, model_path(e.model))
+                if e.model and e.model in ctx.cat.models
+                else esc(e.model or "—"),
+                _locations(e) or "—",
+                esc(e.method),
+                esc(e.source),
+            ]
+            for h, e in found
+        ]
+        lines += [
+            "## Evidence from this work",
+            "",
+            _table(["Head type", "Model", "Heads", "Method", "Where it was read"], rows),
+            "",
+        ]
+    bench = [b for b in ctx.cat.taxonomy.benchmarks if b.cite == r.key]
+    if bench:
+        lines += ["## Benchmarks", "", ", ".join(_link(b.name, page, "benchmarks.md", b.id) for b in bench), ""]
+    lines += ["## BibTeX", "", _fence(r.bibtex, "bibtex"), ""]
+    return "\n".join(lines)
+
+
+def _methods(ctx: _Ctx) -> str:
+    page = "methods.md"
+    lines = ["# Methods", "", "How the evidence was found, following the survey's taxonomy of methods.", ""]
+    for family in ("modeling-free", "modeling-required"):
+        lines += [f"## {family.replace('-', ' ').capitalize()} methods", ""]
+        for m in (m for m in ctx.cat.taxonomy.methods if m.family == family):
+            users = sorted(
+                {h.id: h for h in ctx.heads for e in h.evidence if e.method == m.id}.values(), key=lambda h: h.id
+            )
+            lines += [
+                f"### {esc(m.name)} {{#{m.id}}}",
+                "",
+                f"{_code(m.id)} · {esc(m.type.replace('-', ' '))}"
+                + ("" if m.in_survey else " · added by the catalogue"),
+                "",
+                _paras(m.description),
+                "",
+            ]
+            if users:
+                lines += ["Used for: " + ", ".join(_link(h.name, page, head_path(h.id)) for h in users), ""]
+    return "\n".join(lines)
+
+
+def _benchmarks(ctx: _Ctx) -> str:
+    page = "benchmarks.md"
+    lines = ["# Benchmarks", "", "Data sets the survey lists for studying and evaluating attention heads.", ""]
+    for kind in ("mechanism-exploration", "common-evaluation"):
+        lines += [f"## {kind.replace('-', ' ').capitalize()}", ""]
+        for b in (b for b in ctx.cat.taxonomy.benchmarks if b.kind == kind):
+            cite = (
+                (" · " + _link(ctx.ref_label(b.cite), page, paper_path(b.cite)))
+                if b.cite and b.cite in ctx.cat.references
+                else ""
+            )
+            lines += [
+                f"### {esc(b.name)} {{#{b.id}}}",
+                "",
+                f"_{esc(b.task_type)}_{cite}",
+                "",
+                _paras(b.description),
+                "",
+            ]
+    return "\n".join(lines)
+
+
+def cli_reference(commands: list[CommandDoc]) -> str:
+    """The `heads` command reference, one section per command (the hook walks the typer app).
+
+    A command named ``""`` holds the options that come before any command (``heads --data DIR list``).
+    """
+    lines = [
+        "# CLI reference",
+        "",
+        "The `heads` command: `pip install attention-head-catalogue`, then `heads --help`.",
+        "",
+    ]
+    for c in sorted(commands, key=lambda c: c.name):
+        if c.name:
+            lines += [f"## heads {esc(c.name)} {{#{_slug(c.name)}}}", "", _paras(c.help) or "_No help text._", ""]
+            args = [p.name if p.required else f"[{p.name}]" for p in c.params if p.kind == "argument"]
+            usage = " ".join([f"heads {c.name}", *args])
+        else:
+            lines += ["## Global options {#global-options}", "", _paras(c.help), ""]
+            usage = "heads [GLOBAL OPTIONS] COMMAND"
+        has_options = any(p.kind == "option" for p in c.params)
+        lines += [_fence(usage + (" [OPTIONS]" if has_options and c.name else ""), "console"), ""]
+        if c.params:
+            rows = [
+                [_code(p.name), p.kind + (", required" if p.required else ""), esc(p.default), esc(p.help)]
+                for p in c.params
+            ]
+            lines += [_table(["Parameter", "Kind", "Default", "Help"], rows), ""]
+    return "\n".join(lines)

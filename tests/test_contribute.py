@@ -1,0 +1,276 @@
+"""`heads new` and `heads add-evidence`: a valid entry appended, every other line kept, bad input refused."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import WriteData, make_head, make_prev
+from typer.testing import CliRunner
+
+from catalogue.cli import app
+from catalogue.contribute import add_evidence, new_head, render_entry
+from catalogue.errors import UnknownHeadError, UnknownModelError, UsageError
+from catalogue.load import load
+from catalogue.schema import Evidence
+
+runner = CliRunner()
+
+# A hand-edited file: comments everywhere, lists indented, folded and quoted text, flow lists, blank lines.
+HAND_WRITTEN = """\
+# yaml-language-server: $schema=heads.schema.json
+# Head types. Locations are 0-indexed.
+heads:
+  # --- latent reasoning ---
+  - id: induction-head
+    name: Induction head
+    aliases: [Induction Head, 'statistical induction head']
+    stages:
+      - stage: latent-reasoning  # survey figure
+        subcategory: icl-task-learning
+        placed_by: survey
+    in_survey: true
+    summary: >-
+      Completes [A][B] ... [A] with [B] by attending
+      to the token after an earlier copy of [A].
+    check: induction
+    evidence:
+      - cite: wang2022interpretability
+        model: gpt2-small
+        locations: [L5H5, '5.8']
+        method: path-patching
+        source: "Section 3.3"  # quoted on purpose
+
+  # --- in-context identification ---
+  - id: previous-token-head
+    name: Previous-token head
+    stages:
+      - stage: in-context-identification
+        placed_by: survey
+    in_survey: true
+    summary: Attends to the token just before the current one.
+    evidence:
+      - cite: wang2022interpretability
+        model: gpt2-small
+        locations: [L2H2]
+        method: path-patching
+        source: Figure 2
+# end of file
+"""
+
+EVIDENCE = {
+    "cite": "olsson2022incontext",
+    "model": "gpt2",
+    "locations": ["L1H4", "2.3"],
+    "method": "scoring",
+    "source": "Table 1",
+}
+
+
+def added_lines(before: str, after: str) -> list[str]:
+    """The lines ``after`` adds to ``before``; fails if any line of ``before`` was changed or removed."""
+    diff = list(difflib.ndiff(before.splitlines(), after.splitlines()))
+    assert not [d for d in diff if d.startswith("- ")], "a line of the original file changed"
+    return [d[2:] for d in diff if d.startswith("+ ")]
+
+
+@pytest.fixture
+def data(write_data: WriteData) -> Path:
+    return write_data(heads_text=HAND_WRITTEN)
+
+
+def test_add_evidence_appends_one_record_and_changes_nothing_else(data: Path) -> None:
+    before = (data / "heads.yaml").read_text()
+    head, ev = add_evidence("statistical induction head", dict(EVIDENCE), data=data)
+    assert head.id == "induction-head" and ev.model == "gpt2-small"  # the Hugging Face id resolved
+    after = (data / "heads.yaml").read_text()
+    assert added_lines(before, after) == [
+        "      - cite: olsson2022incontext",
+        "        model: gpt2-small",
+        "        locations: [L1H4, L2H3]",
+        "        method: scoring",
+        "        source: Table 1",
+    ]
+    assert after.index("olsson2022incontext") < after.index("# --- in-context identification ---")
+    assert load(data).heads["induction-head"].evidence[-1] == ev
+
+
+def test_new_head_is_appended_in_the_files_style(data: Path) -> None:
+    before = (data / "heads.yaml").read_text()
+    fields = make_head(
+        id="name-mover-head",
+        name="Name mover head",
+        aliases=["name mover"],
+        stages=[{"stage": "ICI", "subcategory": "Semantic information", "placed_by": "catalogue"}],
+        related=[{"kind": "feeds", "head": "induction-head"}],
+        check=None,
+        mechanism=None,
+        summary="Copies the name it attends to. " * 6,
+        evidence=[dict(EVIDENCE)],
+    )
+    head = new_head(fields, data=data)
+    assert head.stages[0].stage == "in-context-identification"
+    assert head.stages[0].subcategory == "semantic-information"
+    added = added_lines(before, (data / "heads.yaml").read_text())
+    assert added[0] == "" and added[1] == "  - id: name-mover-head"  # blank line like the other head types
+    assert "    aliases: [name mover]" in added
+    assert all(len(line) <= 120 and line == line.rstrip() for line in added)
+    cat = load(data)
+    assert list(cat.heads)[-1] == "name-mover-head"
+    assert cat.heads["name-mover-head"] == head
+
+
+def test_an_empty_flow_list_becomes_a_block_list(write_data: WriteData) -> None:
+    data = write_data(heads_text="# comment kept\nheads: []\n")
+    new_head(make_head(related=[]), data=data)
+    text = (data / "heads.yaml").read_text()
+    assert text.startswith("# comment kept\nheads:\n- id: induction-head\n")
+    assert list(load(data).heads) == ["induction-head"]
+
+
+def test_pyyaml_written_file_keeps_its_wrapping(write_data: WriteData) -> None:
+    long = " ".join(["a long summary"] * 20)
+    data = write_data(heads=[make_head(summary=long), make_prev()])
+    before = (data / "heads.yaml").read_text()
+    add_evidence("induction-head", dict(EVIDENCE), data=data)
+    added = added_lines(before, (data / "heads.yaml").read_text())
+    assert added[0] == "  - cite: olsson2022incontext"
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        ({"cite": "nobody2099"}, UsageError, "unknown cite key 'nobody2099'"),
+        ({"model": "gtp2-small"}, UnknownModelError, "Did you mean: gpt2-small"),
+        ({"locations": ["L12H0"]}, UsageError, "L12H0 is outside gpt2-small"),
+        ({"locations": ["L1H12"]}, UsageError, "12 heads per layer (0-11)"),
+        ({"locations": ["layer 1"]}, UsageError, "is not a head location"),
+        ({"method": "vibes"}, UsageError, "method:"),
+        ({"source": None}, UsageError, "source: is required"),
+        ({"value": 0.5}, UsageError, "a value needs its metric"),
+    ],
+)
+def test_bad_evidence_is_refused_and_the_file_is_untouched(
+    data: Path, change: dict[str, object], error: type[Exception], message: str
+) -> None:
+    before = (data / "heads.yaml").read_text()
+    with pytest.raises(error, match=None) as info:
+        add_evidence("induction-head", {**EVIDENCE, **change}, data=data)
+    assert message in str(info.value)
+    assert (data / "heads.yaml").read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"id": "induction-head"}, "already exists"),
+        ({"id": "fresh", "name": "Induction Head"}, "already belongs to 'induction-head'"),
+        ({"id": "Not_Kebab"}, "id:"),
+        ({"id": "fresh", "name": "Fresh", "aliases": [], "related": [{"kind": "feeds", "head": "ghost"}]}, "ghost"),
+        ({"id": "fresh", "name": "Fresh", "aliases": [], "stages": [{"stage": "XX", "placed_by": "survey"}]}, "stage"),
+    ],
+)
+def test_bad_head_types_are_refused(data: Path, change: dict[str, object], message: str) -> None:
+    before = (data / "heads.yaml").read_text()
+    with pytest.raises(UsageError) as info:
+        new_head(make_head(**change), data=data)
+    assert message in str(info.value)
+    assert (data / "heads.yaml").read_text() == before
+
+
+def test_unknown_head_type_suggests_names(data: Path) -> None:
+    with pytest.raises(UnknownHeadError, match="Did you mean: induction-head"):
+        add_evidence("induction heda", dict(EVIDENCE), data=data)
+
+
+def test_a_duplicate_record_is_refused(data: Path) -> None:
+    existing = yaml.safe_load(HAND_WRITTEN)["heads"][1]["evidence"][0]
+    with pytest.raises(UsageError, match="already has this evidence record"):
+        add_evidence("previous-token-head", existing, data=data)
+
+
+def test_an_edit_that_breaks_cross_checks_writes_nothing(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The final check on a temporary copy is the last line of defence, whatever slipped past the pre-checks."""
+    from catalogue import contribute
+
+    monkeypatch.setattr(contribute, "_checked_evidence", lambda cat, ev: ev.model_copy(update={"cite": "ghost"}))
+    before = (data / "heads.yaml").read_text()
+    with pytest.raises(UsageError, match="(?s)nothing was written.*unknown cite key 'ghost'"):
+        add_evidence("induction-head", dict(EVIDENCE), data=data)
+    assert (data / "heads.yaml").read_text() == before
+    assert [p.name for p in data.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_invalid_existing_data_is_reported_not_edited(write_data: WriteData) -> None:
+    from catalogue.errors import CatalogueError
+
+    data = write_data(heads=[make_head(related=[])], bib="")
+    with pytest.raises(CatalogueError):
+        add_evidence("induction-head", dict(EVIDENCE), data=data)
+
+
+def test_render_entry_writes_locations_compactly() -> None:
+    node = render_entry(Evidence.model_validate({**EVIDENCE, "model": "gpt2-small"}))
+    assert list(node) == ["cite", "model", "locations", "method", "source"]
+    assert list(node["locations"]) == ["L1H4", "L2H3"]
+
+
+# --------------------------------------------------------------------------- the commands
+
+
+def test_cli_add_evidence(data: Path) -> None:
+    r = runner.invoke(
+        app,
+        ["--data", str(data), "add-evidence", "induction-head", "--cite", "olsson2022incontext", "--model",
+         "gpt2-small", "-l", "L1H4, L2H3", "--method", "scoring", "--metric", "score", "--value", "0.7",
+         "--source", "Table 1"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "added evidence from olsson2022incontext on gpt2-small to induction-head" in r.output
+    ev = load(data).heads["induction-head"].evidence[-1]
+    assert ev.value == 0.7 and [str(x) for x in ev.locations] == ["L1H4", "L2H3"]
+
+
+def test_cli_new(data: Path) -> None:
+    r = runner.invoke(
+        app,
+        ["--data", str(data), "new", "--id", "copy-head", "--name", "Copy head", "--stage", "EP",
+         "--summary", "Copies.", "--alias", "copier", "--related", "feeds:induction-head",
+         "--cite", "olsson2022incontext", "--method", "other", "--source", "Section 5"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert load(data).heads["copy-head"].related[0].head == "induction-head"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["add-evidence", "nosuch", "--cite", "olsson2022incontext", "--method", "scoring", "--source", "x"],
+         "no head type is called 'nosuch'"),
+        (["add-evidence", "induction-head", "--cite", "olsson2022incontext", "--method", "scoring"],
+         "--source is required"),
+        (["add-evidence", "induction-head", "--cite", "olsson2022incontext", "--method", "scoring",
+          "--source", "x", "--value", "high"], "--value 'high' is not a number"),
+        (["add-evidence", "induction-head", "--cite", "olsson2022incontext", "--method", "scoring",
+          "--source", "x", "--model", "gpt2-small", "-l", "L99H0"], "L99H0 is outside gpt2-small"),
+        (["new", "--id", "x-head", "--name", "X", "--stage", "KR", "--summary", "s", "--related", "feeds",
+          "--cite", "olsson2022incontext", "--method", "other", "--source", "s"], "write KIND:HEAD-ID"),
+    ],
+)  # fmt: skip
+def test_cli_bad_input_exits_1_with_a_message(data: Path, args: list[str], message: str) -> None:
+    import subprocess
+    import sys
+
+    before = (data / "heads.yaml").read_text()
+    r = subprocess.run(
+        [sys.executable, "-m", "catalogue", "--data", str(data), *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+    assert (data / "heads.yaml").read_text() == before
