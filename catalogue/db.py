@@ -118,7 +118,12 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
     from catalogue.schema import normalize_name
 
     refs = cat.references
-    heads, names, stages, fts, evidence, locations = [], [], [], [], [], []
+    heads: list[dict[str, object]] = []
+    names: list[dict[str, object]] = []
+    stages: list[dict[str, object]] = []
+    fts: list[dict[str, object]] = []
+    evidence: list[dict[str, object]] = []
+    locations: list[dict[str, object]] = []
     ev_id = 0
     for h in cat.heads.values():
         years = [refs[e.cite].year for e in h.evidence if e.cite in refs]
