@@ -258,6 +258,35 @@ def stats(format: Annotated[ShowFormat, typer.Option("--format", "-f")] = ShowFo
             typer.echo(f"{k:<34} {v}")
 
 
+class TaxonomyPart(str, Enum):
+    stages = "stages"
+    methods = "methods"
+    benchmarks = "benchmarks"
+
+
+@app.command()
+def taxonomy(
+    part: Annotated[
+        Optional[TaxonomyPart], typer.Argument(help="stages, methods or benchmarks (default: all).")
+    ] = None,
+) -> None:
+    """The survey's frameworks: the four stages and their sub-categories, the discovery methods, the benchmarks."""
+    from catalogue import formats, query
+
+    tax = query.taxonomy(_index())
+    blocks = []
+    if part in (None, TaxonomyPart.stages):
+        rows = [[f"{s.abbreviation} {s.id}", c.id, c.name] for s in tax.stages for c in s.subcategories]
+        blocks.append(formats.table(["stage", "sub-category", "name"], rows))
+    if part in (None, TaxonomyPart.methods):
+        rows = [[m.id, m.family, m.type, "yes" if m.in_survey else "no"] for m in tax.methods]
+        blocks.append(formats.table(["method", "family", "type", "in survey"], rows))
+    if part in (None, TaxonomyPart.benchmarks):
+        rows = [[b.id, b.kind, b.task_type, b.description] for b in tax.benchmarks]
+        blocks.append(formats.table(["benchmark", "kind", "task type", "description"], rows))
+    typer.echo("\n\n".join(blocks))
+
+
 @app.command()
 def validate(
     path: Annotated[

@@ -73,6 +73,9 @@ def test_where_model_search_cite_stats_export(data: Path, tmp_path: Path) -> Non
     assert run(data, "export", "-f", "csv").splitlines()[0].startswith("head_id,cite,model,locations")
     assert run(data, "export", "-f", "bibtex").count("@") == 2
     assert "gpt2-small" in run(data, "models")
+    tax = run(data, "taxonomy")
+    assert "KR knowledge-recalling" in tax and "path-patching" in tax and "needle-in-a-haystack" in tax
+    assert "path-patching" not in run(data, "taxonomy", "stages")
 
 
 def test_validate_ok_and_schema(data: Path, tmp_path: Path) -> None:
