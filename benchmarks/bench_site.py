@@ -37,7 +37,7 @@ def build_seconds(data: Path | None, out: Path) -> float:
 
 def render_seconds(data: Path | None) -> tuple[float, int, int]:
     from catalogue import render
-    from catalogue.load import load
+    from catalogue.loader import load
 
     cat = load(data)
     start = time.perf_counter()

@@ -8,7 +8,7 @@ from catalogue.schema import Catalogue, Evidence, HeadType, Location, ModelInfo,
 
 def load(path: "str | None" = None) -> Catalogue:
     """Load and validate the catalogue (``data/`` by default). Raises :class:`CatalogueError`."""
-    from catalogue.load import load as _load
+    from catalogue.loader import load as _load
 
     return _load(path)
 

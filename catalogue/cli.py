@@ -295,7 +295,7 @@ def validate(
     strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
 ) -> None:
     """Check heads.yaml, models.yaml, taxonomy.yaml and references.bib: every error at once, with file:line."""
-    from catalogue.load import check
+    from catalogue.loader import check
 
     cat, problems = check(path or state.data)
     for p in problems:

@@ -5,7 +5,7 @@ each node sits. The new entry is rendered by ruamel in the file's own indentatio
 text right after the last item of its list, so no other line of the file changes: a full re-dump would
 re-wrap every long line the contributors (or PyYAML) wrapped differently. Before anything is replaced the
 new text is parsed again (the list must have grown by exactly the new entry) and validated with
-:func:`catalogue.load.check` in a temporary copy of the data folder; only a valid result is written,
+:func:`catalogue.loader.check` in a temporary copy of the data folder; only a valid result is written,
 atomically (:func:`catalogue.exporting.write_atomic`). A bad request raises
 :class:`~catalogue.errors.UsageError`; data that was already invalid raises :class:`CatalogueError`.
 """
@@ -27,7 +27,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from catalogue.errors import CatalogueError, UsageError
 from catalogue.exporting import write_atomic
-from catalogue.load import check
+from catalogue.loader import check
 from catalogue.paths import DataPaths, data_paths
 from catalogue.schema import Catalogue, Evidence, HeadType
 

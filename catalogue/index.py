@@ -64,7 +64,7 @@ class Index:
         target = folder / f"{stem}-{digest[:16]}-v{SCHEMA_VERSION}.sqlite"
         if rebuild or not target.is_file():
             from catalogue.db import build
-            from catalogue.load import load
+            from catalogue.loader import load
 
             build(catalogue if catalogue is not None else load(paths.heads), target)
             for old in folder.glob(f"{stem}-*.sqlite"):

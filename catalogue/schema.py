@@ -157,6 +157,11 @@ CheckId = Literal[
 ]
 CHECKS: tuple[str, ...] = get_args(CheckId)
 
+#: BibTeX key of this catalogue itself (data/references.bib). Evidence that the catalogue's own
+#: verification scripts produced cites it: the work that *defines* a score is named in
+#: ``method_detail``, never credited with a finding it did not make.
+CATALOGUE_CITE = "attentionheadcatalogue2026"
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
@@ -437,7 +442,7 @@ class Reference(_Strict):
 class Catalogue:
     """Validated head types, models, taxonomy and references, cross-checked.
 
-    Built by :func:`catalogue.load.load`; never constructed from unvalidated data.
+    Built by :func:`catalogue.loader.load`; never constructed from unvalidated data.
     """
 
     def __init__(

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from catalogue.cli import app
 from catalogue.contribute import add_evidence, new_head, render_entry
 from catalogue.errors import UnknownHeadError, UnknownModelError, UsageError
-from catalogue.load import load
+from catalogue.loader import load
 from catalogue.schema import Evidence
 
 runner = CliRunner()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from catalogue.load import check
+from catalogue.loader import check
 from catalogue.schema import Evidence, HeadType, Reference
 
 CAT, PROBLEMS = check()

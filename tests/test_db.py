@@ -14,7 +14,7 @@ from catalogue import query
 from catalogue.db import build
 from catalogue.errors import CatalogueError
 from catalogue.index import Index, cache_dir
-from catalogue.load import load
+from catalogue.loader import load
 from catalogue.paths import data_paths
 
 

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catalogue import render
-from catalogue.load import load
+from catalogue.loader import load
 from catalogue.schema import Catalogue
 
 GOLDEN = Path(__file__).parent / "assets" / "render"

@@ -9,7 +9,7 @@ import yaml
 from conftest import BIB, MODELS, WriteData, make_head, make_prev
 
 from catalogue.errors import CatalogueError
-from catalogue.load import MAX_BYTES, check, load
+from catalogue.loader import MAX_BYTES, check, load
 
 
 def _errors(path: Path) -> list[str]:
@@ -212,3 +212,11 @@ def test_yaml_written_by_safe_dump_round_trips(write_data: WriteData) -> None:
     doc = yaml.safe_load((d / "heads.yaml").read_text())
     cat = load(d)
     assert [h["id"] for h in doc["heads"]] == list(cat.heads)
+
+
+def test_public_load_is_the_function_even_after_the_module_is_imported(write_data: WriteData) -> None:
+    import catalogue.loader  # noqa: F401 - importing the submodule must not shadow catalogue.load
+    from catalogue import load as public_load
+
+    assert callable(public_load)
+    assert set(public_load(str(write_data())).heads) == {"induction-head", "previous-token-head"}

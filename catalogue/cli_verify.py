@@ -1,0 +1,128 @@
+"""`heads verify` and `heads scan`: typer commands that cli.py registers with ``app.command()``.
+
+They import :mod:`catalogue.verify` (and with it torch) only when run, so the `heads` CLI starts
+without torch; without it they say how to install the ``verify`` extra and exit 1.
+"""
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from catalogue.errors import CatalogueError, UsageError
+
+__all__ = ["INSTALL_HINT", "scan", "verify"]
+
+INSTALL_HINT = "pip install 'attention-head-catalogue[verify]'"
+
+_MODEL_HELP = (
+    "Model: toy-induction, toy-retrieval, toy-parity, toy-random, all-minilm-l6-v2 (offline), "
+    "a registry id, a Hugging Face hub id or folder, or tl:NAME (TransformerLens)."
+)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _api() -> ModuleType:
+    try:
+        found = importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):  # a broken or blocked torch install
+        found = False
+    if not found:
+        _fail(f"verification needs PyTorch, which is not installed: {INSTALL_HINT}")
+    import catalogue.verify
+
+    return catalogue.verify
+
+
+def _root(ctx: typer.Context, key: str) -> Any:
+    return ctx.find_root().params.get(key)
+
+
+def _load(ctx: typer.Context) -> Any:
+    from catalogue.loader import load
+
+    data = _root(ctx, "data")
+    return load(str(data) if data is not None else None)
+
+
+def _catalogue_failed(exc: CatalogueError) -> NoReturn:
+    for p in exc.problems:
+        typer.echo(str(p), err=True)
+    _fail(f"{len(exc.problems)} error(s) in the catalogue data: fix them (`heads validate` lists them)")
+
+
+def verify(
+    ctx: typer.Context,
+    head: Annotated[str, typer.Argument(help="Head type id, name or alias, e.g. induction-head.")],
+    model: Annotated[str, typer.Option("--model", "-m", help=_MODEL_HELP)],
+    heads: Annotated[str | None, typer.Option("--heads", help="Only these heads, e.g. 1.2,L0H3 (0-indexed).")] = None,
+    batch: Annotated[int, typer.Option(help="Probe sequences per forward pass.", min=1, max=1024)] = 16,
+    seed: Annotated[int, typer.Option(help="Probe seed.")] = 0,
+) -> None:
+    """Run a head type's check on a model and test the catalogue's claims about it.
+
+    Prints per-head scores, the top heads, and each claimed location: confirmed or not
+    confirmed, with its score and the threshold.
+    """
+    api = _api()
+    try:
+        catalogue = _load(ctx)
+        result = api.verify(catalogue, head, model, heads=heads, cache=_root(ctx, "cache_dir"), batch=batch, seed=seed)
+    except CatalogueError as exc:
+        _catalogue_failed(exc)
+    except UsageError as exc:
+        _fail(str(exc))
+    typer.echo(api.verify_report(result))
+
+
+def scan(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help=_MODEL_HELP)],
+    check: Annotated[
+        list[str] | None, typer.Option("--check", "-c", help="Run only this check (repeatable); default: all.")
+    ] = None,
+    heads: Annotated[str | None, typer.Option("--heads", help="Only these heads in the tables, e.g. 1.2,L0H3.")] = None,
+    emit_yaml: Annotated[
+        Path | None,
+        typer.Option("--emit-yaml", help="Write candidate evidence entries for heads.yaml to this file ('-': stdout)."),
+    ] = None,
+    details: Annotated[bool, typer.Option("--details", help="Print every check's score table.")] = False,
+    batch: Annotated[int, typer.Option(help="Probe sequences per forward pass.", min=1, max=1024)] = 16,
+    seed: Annotated[int, typer.Option(help="Probe seed.")] = 0,
+) -> None:
+    """Run every check over every head of a model and print a head map.
+
+    One forward pass per probe, not per check. --emit-yaml writes candidate evidence entries
+    (with `reproduced` records) ready to paste into heads.yaml.
+    """
+    api = _api()
+    try:
+        try:
+            catalogue = _load(ctx)
+        except CatalogueError:
+            catalogue = None  # the registry is optional for a scan: toy models and hub ids still load
+        result = api.scan_model(
+            model, check, catalogue=catalogue, heads=heads, cache=_root(ctx, "cache_dir"), batch=batch, seed=seed
+        )
+        text = api.candidate_evidence(result, catalogue=catalogue) if emit_yaml is not None else None
+    except UsageError as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(str(exc))
+    to_stderr = emit_yaml is not None and str(emit_yaml) == "-"  # stdout carries the YAML alone
+    if details:
+        for r in result.results.values():
+            typer.echo(api.check_report(r, result) + "\n", err=to_stderr)
+    typer.echo(api.head_map(result), err=to_stderr)
+    if text is not None and emit_yaml is not None:
+        if str(emit_yaml) == "-":
+            typer.echo(text, nl=False)
+        else:
+            emit_yaml.write_text(text, encoding="utf-8")
+            typer.echo(f"wrote candidate evidence to {emit_yaml}")

@@ -1,0 +1,74 @@
+"""Executable verification: detect head types in real models and hold the catalogue to its claims.
+
+The only package that imports torch (an optional extra: ``pip install
+'attention-head-catalogue[verify]'``). One module per check, each runnable as
+``python -m catalogue.verify.<check> --model M``; score functions are pure and return
+``(n_layers, n_heads)`` tensors (see :mod:`catalogue.verify.patterns`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from catalogue.schema import CHECKS, Catalogue
+from catalogue.verify.check import Check, NotApplicable, all_checks, get_check
+from catalogue.verify.errors import VerifyError
+from catalogue.verify.models import LoadedModel, load_model, offline_models
+from catalogue.verify.report import candidate_evidence, check_report, head_map, verify_report
+from catalogue.verify.runner import CheckResult, ScanResult, VerifyResult, parse_heads, registry_of, reproduce, scan
+from catalogue.verify.runner import verify as _verify
+
+__all__ = [
+    "Check",
+    "CheckResult",
+    "LoadedModel",
+    "NotApplicable",
+    "ScanResult",
+    "VerifyError",
+    "VerifyResult",
+    "all_checks",
+    "candidate_evidence",
+    "check_report",
+    "get_check",
+    "head_map",
+    "load_model",
+    "offline_models",
+    "reproduce",
+    "scan",
+    "scan_model",
+    "verify",
+    "verify_report",
+]
+
+
+def scan_model(
+    model_name: str,
+    checks: Sequence[str] | None = None,
+    *,
+    catalogue: Catalogue | None = None,
+    heads: str | None = None,
+    cache: str | Path | None = None,
+    batch: int = 16,
+    seed: int = 0,
+) -> ScanResult:
+    """Load ``model_name`` and run ``checks`` (all by default) over every head (or ``heads``)."""
+    unknown = [c for c in checks or () if c not in CHECKS]
+    if unknown:
+        raise VerifyError(f"unknown check(s) {', '.join(unknown)}: choose from {', '.join(CHECKS)}")
+    model = load_model(model_name, registry=registry_of(catalogue), cache=cache)
+    return scan(model, checks, heads=parse_heads(heads, model), batch=batch, seed=seed)
+
+
+def verify(
+    catalogue: Catalogue,
+    head_name: str,
+    model_name: str,
+    *,
+    heads: str | None = None,
+    cache: str | Path | None = None,
+    batch: int = 16,
+    seed: int = 0,
+) -> VerifyResult:
+    """Run the check of head type ``head_name`` on ``model_name`` and test every claim about it."""
+    return _verify(catalogue, head_name, model_name, heads=heads, cache=cache, batch=batch, seed=seed)

