@@ -27,7 +27,7 @@ def _root(config: MkDocsConfig) -> Path:
 def on_config(config: MkDocsConfig, **_: Any) -> MkDocsConfig:
     from catalogue import render
     from catalogue.cli_site import command_docs
-    from catalogue.load import check
+    from catalogue.loader import check
 
     cat, problems = check(None)
     for p in problems:
