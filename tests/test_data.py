@@ -146,3 +146,34 @@ def test_companion_list_paper_in_catalogue(title: str, link: str, badges: str) -
     ref = by_eprint.get(link) or by_title.get(_norm_title(title))
     assert ref is not None, f"{title} ({link}) is missing from references.bib"
     assert CAT is not None and ref.key in CAT.cited_keys()
+
+
+def _survey_citations() -> dict[str, list[tuple[str, str]]]:
+    path = Path(__file__).parent / "assets" / "survey_citations.tsv"
+    out: dict[str, list[tuple[str, str]]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            hid, arxiv, title = line.split("\t")
+            out.setdefault(hid, []).append((arxiv, title))
+    return out
+
+
+SURVEY_CITATIONS = _survey_citations()
+
+
+def test_survey_citations_cover_the_41_types() -> None:
+    assert sorted(SURVEY_CITATIONS) == sorted(SURVEY_41)
+
+
+@pytest.mark.parametrize("hid", SURVEY_41)
+def test_survey_head_has_evidence_from_a_work_the_survey_cites(hid: str) -> None:
+    assert CAT is not None
+    cited = SURVEY_CITATIONS[hid]
+    for e in CAT.heads[hid].evidence:
+        ref = CAT.references[e.cite]
+        if any(
+            (arxiv != "-" and ref.eprint == arxiv) or _norm_title(title) == _norm_title(ref.title)
+            for arxiv, title in cited
+        ):
+            return
+    pytest.fail(f"{hid}: no evidence cites a work the survey cites for it: {cited}")
