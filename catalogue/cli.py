@@ -104,18 +104,17 @@ def list_(
     from catalogue import formats, query
 
     index = _index()
-    heads = query.list_heads(index, query.Filters(stage, method, model, paper, year, in_survey))
-    rows = formats.head_rows(heads, _refs(index))
-    full = [h.model_dump(mode="json", exclude_defaults=True) for h in heads]
-    cols = ["id", "stages", "evidence", "years", "summary"] if format is ListFormat.table else None
-    if not heads and format is ListFormat.table:
+    filters = query.Filters(stage, method, model, paper, year, in_survey)
+    if format in (ListFormat.json, ListFormat.yaml):  # complete records
+        full = [h.model_dump(mode="json", exclude_defaults=True) for h in query.list_heads(index, filters)]
+        typer.echo(formats.render_rows([], format.value, full=full))
+        return
+    rows = query.list_rows(index, filters)
+    if not rows and format is ListFormat.table:
         typer.echo("no head type matches these filters", err=True)
         return
-    typer.echo(
-        formats.render_rows(
-            rows, format.value, full=full if format in (ListFormat.json, ListFormat.yaml) else None, columns=cols
-        )
-    )
+    cols = ["id", "stages", "evidence", "years", "summary"] if format is ListFormat.table else None
+    typer.echo(formats.render_rows(rows, format.value, columns=cols))
 
 
 @app.command()

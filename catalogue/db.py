@@ -8,12 +8,14 @@ it into place, so a crash never leaves a half-written index. Reading is :mod:`ca
 from __future__ import annotations
 
 import os
+import sqlite3
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import Engine, insert
-from sqlmodel import Field, SQLModel, create_engine, text
+from sqlalchemy import Engine
+from sqlmodel import Field, SQLModel, create_engine
 
+from catalogue.formats import head_rows
 from catalogue.index import SCHEMA_VERSION
 from catalogue.schema import Catalogue
 
@@ -36,6 +38,11 @@ class HeadRow(SQLModel, table=True):
     name: str
     in_survey: bool = Field(index=True)
     first_year: int | None = None
+    summary: str = ""
+    stages: str = ""  # stage abbreviations in stage order, e.g. "ICI,LR"
+    models: str = ""  # model ids of the evidence, sorted, comma-separated
+    years: str = ""  # years of the cited works, sorted, comma-separated
+    evidence: int = 0
     data: str  # the validated HeadType as JSON
 
 
@@ -127,12 +134,18 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
     ev_id = 0
     for h in cat.heads.values():
         years = [refs[e.cite].year for e in h.evidence if e.cite in refs]
+        row = head_rows([h], refs)[0]  # the same summary columns `heads list` prints
         heads.append(
             {
                 "id": h.id,
                 "name": h.name,
                 "in_survey": h.in_survey,
                 "first_year": min(years, default=None),
+                "summary": h.summary,
+                "stages": row["stages"],
+                "models": row["models"],
+                "years": row["years"],
+                "evidence": len(h.evidence),
                 "data": h.model_dump_json(exclude_defaults=True),
             }
         )
@@ -188,16 +201,17 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
         ),
     ]
     with engine.begin() as conn:
-        conn.execute(text("PRAGMA synchronous=OFF"))
-        conn.execute(
-            text(
-                "CREATE VIRTUAL TABLE head_fts USING fts5(head_id UNINDEXED, name, aliases, summary, body, "
-                "tokenize='porter unicode61')"
-            )
+        raw = conn.connection.driver_connection
+        assert isinstance(raw, sqlite3.Connection)
+        raw.execute("PRAGMA synchronous=OFF")
+        raw.execute(
+            "CREATE VIRTUAL TABLE head_fts USING fts5(head_id UNINDEXED, name, aliases, summary, body, "
+            "tokenize='porter unicode61')"
         )
         for table, rows in tables:
-            if rows:
-                conn.execute(insert(table.__table__), rows)  # type: ignore[attr-defined]
-        conn.execute(
-            text("INSERT INTO head_fts(head_id, name, aliases, summary, body) VALUES (:i, :n, :a, :s, :b)"), fts
-        )
+            if rows:  # columns from the sqlmodel table; sqlite3 binds the rows directly (no per-row compiling)
+                t = table.__table__  # type: ignore[attr-defined]
+                cols = [c.name for c in t.columns if c.name in rows[0]]
+                col_list, params = ", ".join(cols), ", ".join(":" + c for c in cols)
+                raw.executemany(f"INSERT INTO {t.name} ({col_list}) VALUES ({params})", rows)
+        raw.executemany("INSERT INTO head_fts(head_id, name, aliases, summary, body) VALUES (:i, :n, :a, :s, :b)", fts)

@@ -86,6 +86,13 @@ _DUPLICATES = yaml_rs.DuplicateKeyPolicy.Error
 _TAG = re.compile(r"(?:^|[\s\[{,])!!?[A-Za-z/<]", re.MULTILINE)
 
 
+def _has_tag(text: str) -> bool:
+    """Whether the text may hold a YAML tag (``!name``, ``!!type``); cheap substring scans first."""
+    if not any(c + "!" in text for c in " \n\t[{,") and not text.startswith("!"):
+        return False
+    return _TAG.search(text) is not None
+
+
 class _StrictLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
     """Safe YAML without anchors/aliases (no alias bombs) and without duplicate keys."""
 
@@ -115,7 +122,7 @@ def _parse_yaml(text: str, name: str, problems: list[Problem]) -> Any:
     """Parse with yaml-rs (fast, YAML 1.2, aliases and duplicate keys refused); on any error re-parse
     with PyYAML's strict loader, whose marks give the line and our own message."""
     fallback = ""
-    if not _TAG.search(text):  # yaml-rs ignores tags on collections; PyYAML refuses unknown ones
+    if not _has_tag(text):  # yaml-rs ignores tags on collections; PyYAML refuses unknown ones
         try:
             return yaml_rs.loads(text, parse_datetime=False, alias_limits=_NO_ALIASES, duplicate_key_policy=_DUPLICATES)
         except yaml_rs.YAMLDecodeError as fast_error:

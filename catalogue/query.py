@@ -30,6 +30,7 @@ __all__ = [
     "all_heads",
     "cite",
     "list_heads",
+    "list_rows",
     "model_map",
     "models",
     "references",
@@ -105,6 +106,20 @@ def resolve_model(value: str, index: Index) -> ModelInfo:
 
 def list_heads(index: Index, f: Filters = Filters()) -> list[HeadType]:
     """Head types matching every given filter, sorted by stage order then id."""
+    return _heads(index, *_list_sql(index, f, "h.data"))
+
+
+_ROW_COLUMNS = ("id", "name", "stages", "in_survey", "evidence", "models", "years", "summary")
+
+
+def list_rows(index: Index, f: Filters = Filters()) -> list[dict[str, object]]:
+    """Like :func:`list_heads`, as the flat records of ``formats.head_rows``, read from stored columns
+    (no model validation: the fast path for tables and CSV)."""
+    sql, params = _list_sql(index, f, ", ".join(f"h.{c}" for c in _ROW_COLUMNS))
+    return [{**dict(zip(_ROW_COLUMNS, r, strict=True)), "in_survey": bool(r[3])} for r in index.raw(sql, params)]
+
+
+def _list_sql(index: Index, f: Filters, columns: str) -> tuple[str, dict[str, object]]:
     where, params = ["1=1"], {}  # type: tuple[list[str], dict[str, object]]
     if f.stage:
         where.append("h.id IN (SELECT head_id FROM stage WHERE stage = :stage)")
@@ -129,11 +144,11 @@ def list_heads(index: Index, f: Filters = Filters()) -> list[HeadType]:
         params["survey"] = int(f.in_survey)
     order = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(STAGES))
     sql = (
-        "SELECT h.data FROM head h WHERE "
+        f"SELECT {columns} FROM head h WHERE "
         + " AND ".join(where)
         + f" ORDER BY (SELECT MIN(CASE st.stage {order} END) FROM stage st WHERE st.head_id = h.id), h.id"
     )
-    return _heads(index, sql, params)
+    return sql, params
 
 
 def all_heads(index: Index) -> list[HeadType]:

@@ -59,6 +59,14 @@ def test_bad_filters_explain(index: Index, filters: query.Filters, fragment: str
         query.list_heads(index, filters)
 
 
+@pytest.mark.parametrize("filters", [query.Filters(), query.Filters(stage="LR"), query.Filters(model="gpt2")])
+def test_list_rows_match_rows_of_full_objects(index: Index, filters: query.Filters) -> None:
+    from catalogue import formats
+
+    refs = {r.key: r for r in query.references(index)}
+    assert query.list_rows(index, filters) == formats.head_rows(query.list_heads(index, filters), refs)
+
+
 def test_show_resolves_any_name_and_suggests(index: Index) -> None:
     for name in ["induction-head", "INDUCTION HEAD", "statistical induction heads", "prev-token head"]:
         assert query.show(index, name).id in ("induction-head", "previous-token-head")
