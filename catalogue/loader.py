@@ -313,6 +313,16 @@ def _check(paths: DataPaths) -> tuple[Catalogue | None, list[Problem]]:
     problems += list(_cross_check(heads, raw_ids, model_ids, references, name, lines))
 
     if taxonomy is not None:
+        if taxonomy.cite not in references:
+            problems.append(
+                Problem(
+                    tax_name,
+                    tax_lines(("cite",)),
+                    "cite",
+                    f"unknown cite key {taxonomy.cite!r}",
+                    f"add it to {ref_name}",
+                )
+            )
         for i, b in enumerate(taxonomy.benchmarks):
             if b.cite and b.cite not in references:
                 problems.append(

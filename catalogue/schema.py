@@ -375,6 +375,7 @@ class Benchmark(_Strict):
 
 
 class Taxonomy(_Strict):
+    cite: CiteKey = Field(description="the work whose frameworks these are: the survey (data/references.bib)")
     stages: list[StageInfo]
     methods: list[MethodInfo]
     benchmarks: list[Benchmark]
@@ -487,6 +488,7 @@ class Catalogue:
     def cited_keys(self) -> set[str]:
         keys = {e.cite for h in self.heads.values() for e in h.evidence}
         keys |= {b.cite for b in self.taxonomy.benchmarks if b.cite}
+        keys.add(self.taxonomy.cite)
         return keys
 
 

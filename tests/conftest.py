@@ -15,6 +15,15 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 
 BIB = """\
+@article{zheng2024attention,
+  title = {Attention Heads of Large Language Models},
+  author = {Zheng, Zifan and Wang, Yezhaohui},
+  journal = {Patterns},
+  year = {2025},
+  eprint = {2409.03752},
+  archiveprefix = {arXiv}
+}
+
 @inproceedings{wang2022interpretability,
   title = {Interpretability in the Wild: a Circuit for Indirect Object Identification in {GPT}-2 Small},
   author = {Wang, Kevin and Variengien, Alexandre and Conmy, Arthur and Shlegeris, Buck and Steinhardt, Jacob},
