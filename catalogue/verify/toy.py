@@ -32,6 +32,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from catalogue.index import cache_dir  # trained toy models live under toy/ beside the index
+
 __all__ = ["TOY_MODELS", "ToyConfig", "ToyTransformer", "cache_dir", "load_toy", "sample_batch"]
 
 Task = Literal["induction", "retrieval", "parity", "none"]
@@ -169,18 +171,6 @@ def train(cfg: ToyConfig) -> ToyTransformer:
         opt.step()
         sched.step()
     return model.eval()
-
-
-def cache_dir(override: str | Path | None = None) -> Path:
-    """Where trained toy models are kept (under ``toy/``): the override, ``$HEADS_CACHE_DIR``, or the
-    user cache directory; the same folder as the catalogue's SQLite index."""
-    if override is not None:
-        return Path(override)
-    env = os.environ.get("HEADS_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "attention-head-catalogue"
 
 
 def load_toy(name: str, *, cache: str | Path | None = None) -> ToyTransformer:
