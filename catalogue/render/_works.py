@@ -202,7 +202,7 @@ def _methods(ctx: _Ctx) -> str:
     page = "methods.md"
     lines = ["# Methods", "", "How the evidence was found, following the survey's taxonomy of methods.", ""]
     for family in ("modeling-free", "modeling-required"):
-        lines += [f"## {family.replace('-', ' ').capitalize()} methods", ""]
+        lines += [f"## {family.capitalize()} methods", ""]
         for m in (m for m in ctx.cat.taxonomy.methods if m.family == family):
             users = sorted(
                 {h.id: h for h in ctx.heads for e in h.evidence if e.method == m.id}.values(), key=lambda h: h.id
