@@ -16,8 +16,16 @@ from catalogue.verify.check import Check, NotApplicable, all_checks, get_check
 from catalogue.verify.errors import VerifyError
 from catalogue.verify.models import LoadedModel, load_model, offline_models
 from catalogue.verify.report import candidate_evidence, check_report, head_map, verify_report
-from catalogue.verify.runner import CheckResult, ScanResult, VerifyResult, parse_heads, registry_of, reproduce, scan
-from catalogue.verify.runner import verify as _verify
+from catalogue.verify.runner import (
+    CheckResult,
+    ScanResult,
+    VerifyResult,
+    parse_heads,
+    registry_of,
+    reproduce,
+    scan,
+    verify,
+)
 
 __all__ = [
     "Check",
@@ -58,17 +66,3 @@ def scan_model(
         raise VerifyError(f"unknown check(s) {', '.join(unknown)}: choose from {', '.join(CHECKS)}")
     model = load_model(model_name, registry=registry_of(catalogue), cache=cache)
     return scan(model, checks, heads=parse_heads(heads, model), batch=batch, seed=seed)
-
-
-def verify(
-    catalogue: Catalogue,
-    head_name: str,
-    model_name: str,
-    *,
-    heads: str | None = None,
-    cache: str | Path | None = None,
-    batch: int = 16,
-    seed: int = 0,
-) -> VerifyResult:
-    """Run the check of head type ``head_name`` on ``model_name`` and test every claim about it."""
-    return _verify(catalogue, head_name, model_name, heads=heads, cache=cache, batch=batch, seed=seed)
