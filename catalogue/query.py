@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from catalogue.errors import UnknownHeadError, UnknownModelError, UsageError
+from catalogue.errors import UnknownHeadError, UsageError
 from catalogue.index import Index
 from catalogue.schema import (
     METHODS,
@@ -17,6 +17,7 @@ from catalogue.schema import (
     ModelInfo,
     Reference,
     Taxonomy,
+    find_model,
     normalize_name,
     parse_location,
     suggest,
@@ -96,12 +97,7 @@ def resolve_paper(value: str, index: Index) -> str:
 
 def resolve_model(value: str, index: Index) -> ModelInfo:
     """A registry model from its id or Hugging Face id (any case)."""
-    v = value.strip().lower()
-    for m in models(index):
-        if v == m.id or (m.hf_id and v == m.hf_id.lower()):
-            return m
-    names = {m.id: m.id for m in models(index)}
-    raise UnknownModelError(value, suggest(value, names))
+    return find_model(models(index), value)
 
 
 def list_heads(index: Index, f: Filters = Filters()) -> list[HeadType]:

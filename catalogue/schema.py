@@ -9,6 +9,7 @@ vocabularies are ``Literal`` types; their runtime lists are derived from the typ
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Annotated, Literal, get_args
 
 from pydantic import (
@@ -476,20 +477,28 @@ class Catalogue:
 
     def model(self, name: str) -> ModelInfo:
         """The registry model with this id or Hugging Face id (any case)."""
-        from catalogue.errors import UnknownModelError
-
-        index = {m.id: m.id for m in self.models.values()}
-        index.update({m.hf_id.lower(): m.id for m in self.models.values() if m.hf_id})
-        mid = index.get(name.strip().lower())
-        if mid is None:
-            raise UnknownModelError(name, suggest(name, index))
-        return self.models[mid]
+        return find_model(self.models.values(), name)
 
     def cited_keys(self) -> set[str]:
         keys = {e.cite for h in self.heads.values() for e in h.evidence}
         keys |= {b.cite for b in self.taxonomy.benchmarks if b.cite}
         keys.add(self.taxonomy.cite)
         return keys
+
+
+def find_model(models: Iterable[ModelInfo], name: str) -> ModelInfo:
+    """The model with this registry id or Hugging Face id (any case; an id wins over a Hugging Face id).
+
+    Raises :class:`catalogue.errors.UnknownModelError` with close matches."""
+    from catalogue.errors import UnknownModelError
+
+    ms = list(models)
+    by_name = {m.hf_id.lower(): m for m in ms if m.hf_id}
+    by_name.update({m.id: m for m in ms})
+    found = by_name.get(name.strip().lower())
+    if found is None:
+        raise UnknownModelError(name, suggest(name, {k: m.id for k, m in by_name.items()}))
+    return found
 
 
 def normalize_name(name: str) -> str:
