@@ -53,8 +53,10 @@ def _display(path: Path) -> str:
 # --------------------------------------------------------------------------- reading files
 
 
-def read_text(path: Path, problems: list[Problem]) -> str | None:
-    """The file's text, or None with a problem recorded (missing, too big, not UTF-8)."""
+def read_text(path: Path, problems: list[Problem], read: dict[Path, bytes] | None = None) -> str | None:
+    """The file's text, or None with a problem recorded (missing, too big, not UTF-8).
+
+    ``read``, if given, collects the bytes read, so the content hash covers exactly what was validated."""
     name = _display(path)
     try:
         size = path.stat().st_size
@@ -73,6 +75,8 @@ def read_text(path: Path, problems: list[Problem]) -> str | None:
         )
         return None
     data = path.read_bytes()
+    if read is not None:
+        read[path] = data
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -231,9 +235,9 @@ def _validate_list(
     return out
 
 
-def _load_yaml(path: Path, key: str, problems: list[Problem]) -> tuple[Any, _Lines, str]:
+def _load_yaml(path: Path, key: str, problems: list[Problem], read: dict[Path, bytes]) -> tuple[Any, _Lines, str]:
     name = _display(path)
-    text = read_text(path, problems)
+    text = read_text(path, problems, read)
     if text is None:
         return None, _Lines(""), name
     lines = _Lines(text)
@@ -250,17 +254,18 @@ def _load_yaml(path: Path, key: str, problems: list[Problem]) -> tuple[Any, _Lin
 
 def _check(paths: DataPaths) -> tuple[Catalogue | None, list[Problem]]:
     problems: list[Problem] = []
+    read: dict[Path, bytes] = {}  # every byte validated, for the content hash
 
     # references
     ref_name = _display(paths.references)
-    bib_text = read_text(paths.references, problems)
+    bib_text = read_text(paths.references, problems, read)
     references: dict[str, Reference] = {}
     if bib_text is not None:
         references, bib_problems = parse_references(bib_text, file=ref_name)
         problems += bib_problems
 
     # taxonomy
-    tax_doc, tax_lines, tax_name = _load_yaml(paths.taxonomy, "stages", problems)
+    tax_doc, tax_lines, tax_name = _load_yaml(paths.taxonomy, "stages", problems, read)
     taxonomy: Taxonomy | None = None
     if isinstance(tax_doc, dict):
         try:
@@ -277,7 +282,7 @@ def _check(paths: DataPaths) -> tuple[Catalogue | None, list[Problem]]:
                 )
 
     # models
-    mod_doc, mod_lines, mod_name = _load_yaml(paths.models, "models", problems)
+    mod_doc, mod_lines, mod_name = _load_yaml(paths.models, "models", problems, read)
     models = (
         _validate_list(ModelInfo, mod_doc["models"], "models", mod_name, mod_lines, problems)
         if isinstance(mod_doc, dict)
@@ -298,7 +303,7 @@ def _check(paths: DataPaths) -> tuple[Catalogue | None, list[Problem]]:
         model_ids[m.id] = m
 
     # heads
-    heads_doc, lines, name = _load_yaml(paths.heads, "heads", problems)
+    heads_doc, lines, name = _load_yaml(paths.heads, "heads", problems, read)
     heads = (
         _validate_list(HeadType, heads_doc["heads"], "heads", name, lines, problems)
         if isinstance(heads_doc, dict)
@@ -343,7 +348,7 @@ def _check(paths: DataPaths) -> tuple[Catalogue | None, list[Problem]]:
         models=list(model_ids.values()),
         taxonomy=taxonomy,
         references=references,
-        digest=paths.digest(),
+        digest=paths.digest(read),
     )
     for key in sorted(set(references) - cat.cited_keys()):
         problems.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,13 +23,15 @@ class DataPaths:
     def all(self) -> tuple[Path, ...]:
         return (self.heads, self.models, self.taxonomy, self.references)
 
-    def digest(self) -> str:
-        """Content hash of the four files and the package version: the index's cache key."""
+    def digest(self, contents: Mapping[Path, bytes] | None = None) -> str:
+        """Content hash of the four files and the package version: the index's cache key.
+
+        ``contents`` holds bytes already read (by the loader); other files are read here."""
         h = hashlib.sha256(__version__.encode())
         for p in self.all():
             h.update(str(p.resolve()).encode() + b"\0")
             try:
-                h.update(p.read_bytes())
+                h.update(contents[p] if contents is not None and p in contents else p.read_bytes())
             except OSError:
                 h.update(b"<missing>")
             h.update(b"\0")

@@ -220,3 +220,12 @@ def test_public_load_is_the_function_even_after_the_module_is_imported(write_dat
 
     assert callable(public_load)
     assert set(public_load(str(write_data())).heads) == {"induction-head", "previous-token-head"}
+
+
+def test_catalogue_digest_is_the_files_digest(write_data: WriteData) -> None:
+    """The hash of the bytes validated equals the hash a query computes from disk, so the index
+    that `heads validate` builds is the one the next query opens."""
+    from catalogue.paths import data_paths
+
+    d = write_data()
+    assert load(d).digest == data_paths(d).digest()
