@@ -1,6 +1,6 @@
 """Generate a synthetic catalogue N times the size of the real one (default 100x) for benchmarks.
 
-Each real head type is copied N times under new ids (``induction-head-x17``); aliases are
+Each real head type is copied N times under new ids (``induction-head-x17``), one file each; aliases are
 made unique the same way, evidence and references are kept, so the copy validates.
 
     python benchmarks/generate.py --factor 100 --out /tmp/catalogue-100x
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import shutil
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -24,23 +25,35 @@ class _NoAliasDumper(yaml.CSafeDumper):
         return True
 
 
+def read_heads(data: Path = ROOT / "data") -> list[dict[str, Any]]:
+    """Every head type of a data folder, as plain YAML data."""
+    return [
+        yaml.load(p.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+        for p in sorted((data / "heads").glob("*.yaml"))
+    ]
+
+
 def generate(out: Path, *, factor: int = 100, data: Path = ROOT / "data") -> Path:
     out.mkdir(parents=True, exist_ok=True)
     for name in ("models.yaml", "taxonomy.yaml", "references.bib"):
         shutil.copy(data / name, out / name)
-    doc = yaml.load((data / "heads.yaml").read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
-    heads = doc["heads"]
+    heads = read_heads(data)
     ids = {h["id"] for h in heads}
-    copies = []
+    folder = out / "heads"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir()
     for k in range(factor):
         suffix = "" if k == 0 else f"-x{k}"
         for h in heads:
             c = dict(h, id=h["id"] + suffix, name=h["name"] + (f" #{k}" if k else ""))
             c["aliases"] = [a + (f" #{k}" if k else "") for a in h.get("aliases", [])]
             c["related"] = [dict(r, head=r["head"] + suffix) for r in h.get("related", []) if r["head"] in ids]
-            copies.append(c)
-    with open(out / "heads.yaml", "w", encoding="utf-8") as f:
-        yaml.dump({"heads": copies}, f, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True, width=200)
+            if k and c.get("check"):
+                del c["check"]  # a check serves one head type
+                c["evidence"] = [{k2: v for k2, v in e.items() if k2 != "reproduced"} for e in c["evidence"]]
+            with open(folder / f"{c['id']}.yaml", "w", encoding="utf-8") as f:
+                yaml.dump(c, f, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True, width=200)
     return out
 
 

@@ -1,16 +1,52 @@
-"""The Attention Head Catalogue: what is known about attention-head types in language models."""
+"""The Attention Head Catalogue: what is known about attention-head types in language models.
+
+``from catalogue import load`` gives the validated :class:`Catalogue`. The names below are imported on
+first use (PEP 562), so ``import catalogue`` (and the `heads` query commands) does not import pydantic.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from catalogue.errors import CatalogueError, Problem, UnknownHeadError, UnknownModelError, UsageError  # noqa: E402
-from catalogue.schema import Catalogue, Evidence, HeadType, Location, ModelInfo, Reference  # noqa: E402
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from catalogue.errors import CatalogueError, Problem, UnknownHeadError, UnknownModelError, UsageError
+    from catalogue.schema import Catalogue, Evidence, HeadType, Location, ModelInfo, Reference
+
+_LAZY = {
+    "CatalogueError": "catalogue.errors",
+    "Problem": "catalogue.errors",
+    "UnknownHeadError": "catalogue.errors",
+    "UnknownModelError": "catalogue.errors",
+    "UsageError": "catalogue.errors",
+    "Catalogue": "catalogue.schema",
+    "Evidence": "catalogue.schema",
+    "HeadType": "catalogue.schema",
+    "Location": "catalogue.schema",
+    "ModelInfo": "catalogue.schema",
+    "Reference": "catalogue.schema",
+}
 
 
-def load(path: "str | None" = None) -> Catalogue:
-    """Load and validate the catalogue (``data/`` by default). Raises :class:`CatalogueError`."""
+def load(path: str | Path | None = None) -> Catalogue:
+    """Load and validate the catalogue (``data/`` by default). Raises :class:`CatalogueError` listing every error."""
     from catalogue.loader import load as _load
 
     return _load(path)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'catalogue' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [

@@ -1,83 +1,114 @@
-"""Add a head type or an evidence record to heads.yaml, keeping the file's comments, order and style.
+"""Add a head type (a new file) or an evidence record (to a head type's file), keeping comments and style.
 
-heads.yaml is parsed with ruamel.yaml's round-trip loader, which keeps every comment and records where
-each node sits. The new entry is rendered by ruamel in the file's own indentation and spliced into the
-text right after the last item of its list, so no other line of the file changes: a full re-dump would
-re-wrap every long line the contributors (or PyYAML) wrapped differently. Before anything is replaced the
-new text is parsed again (the list must have grown by exactly the new entry) and validated with
-:func:`catalogue.loader.check` in a temporary copy of the data folder; only a valid result is written,
-atomically (:func:`catalogue.exporting.write_atomic`). A bad request raises
-:class:`~catalogue.errors.UsageError`; data that was already invalid raises :class:`CatalogueError`.
+``heads new`` writes ``data/heads/<id>.yaml``; ``heads add-evidence`` appends to the ``evidence:`` list of
+that head type's own file. The file is parsed with ruamel.yaml's round-trip loader, which keeps every
+comment and records where each node sits; the new record is rendered by ruamel in the file's own
+indentation and spliced into the text right after the last item of the list, so no other line of the
+file changes. Names, the cite key and the model are resolved through the index (no parse of the data);
+the edited data is then validated once, with the new text in place of the file
+(:func:`catalogue.loader.check` with ``overrides``), and written only when valid, atomically. Writers hold
+a lock on the data folder for the whole read-check-write, so two concurrent edits both land.
+
+A bad request raises :class:`~catalogue.errors.UsageError`; data that was already invalid raises
+:class:`~catalogue.errors.CatalogueError`.
 """
 
 from __future__ import annotations
 
 import io
 import re
-import shutil
-import tempfile
 import textwrap
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from filelock import FileLock, Timeout
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from catalogue.errors import CatalogueError, UsageError
-from catalogue.exporting import write_atomic
+from catalogue import query
+from catalogue.errors import UsageError
+from catalogue.files import write_atomic
+from catalogue.index import Index
 from catalogue.loader import check
 from catalogue.paths import DataPaths, data_paths
-from catalogue.schema import Catalogue, Evidence, HeadType
+from catalogue.schema import Evidence, HeadType
+from catalogue.vocab import location_problem, normalize_name, stage_id
 
-__all__ = ["add_evidence", "new_head", "render_entry"]
+__all__ = ["Edit", "add_evidence", "new_head", "render_entry"]
 
 M = TypeVar("M", bound=BaseModel)
 
-#: New text is wrapped at this width, like the rest of the file.
+#: New text is wrapped at this width, like the rest of the files.
 WIDTH = 120
 _FLOW_LISTS = {"aliases", "list_badges", "locations", "heads"}
+#: How long a writer waits for another one to finish (seconds).
+LOCK_TIMEOUT = 60.0
+
+HEADER = (
+    "# yaml-language-server: $schema=../heads.schema.json\n"
+    "# One head type of the Attention Head Catalogue; the file name is its id. Rules: CONTRIBUTING.md.\n"
+    "# Locations are 0-indexed L<layer>H<head>; every evidence record says in `source` where it was read.\n"
+)
+
+
+@dataclass(frozen=True)
+class Edit:
+    """What an edit wrote: the head type as it now is, the new evidence record, and the file."""
+
+    head: HeadType
+    evidence: Evidence
+    path: Path
 
 
 # --------------------------------------------------------------------------- public surface
 
 
-def new_head(fields: dict[str, Any], *, data: str | Path | None = None) -> HeadType:
-    """Append a new head type (with at least one evidence record) to heads.yaml and return it."""
-    paths, cat = _load(data)
-    fields = {**fields, "stages": [_stage_names(cat, dict(p)) for p in fields.get("stages") or []]}
-    head = _validated(HeadType, fields, "head type")
-    clash = [n for n in head.names if _owner(cat, n) is not None]
-    if head.id in cat.heads:
-        raise UsageError(f"a head type with id {head.id!r} already exists: use `heads add-evidence {head.id}`")
-    if clash:
-        raise UsageError(f"the name {clash[0]!r} already belongs to {_owner(cat, clash[0])!r}: choose another")
-    for r in head.related:
-        if r.head not in cat.heads:
-            raise UsageError(f"--related: no head type has id {r.head!r} (`heads list` shows them)")
-    head = head.model_copy(update={"evidence": [_checked_evidence(cat, e) for e in head.evidence]})
+def new_head(fields: dict[str, Any], *, data: str | Path | None = None, cache: str | Path | None = None) -> Edit:
+    """Write a new head type (with at least one evidence record) to ``heads/<id>.yaml``."""
+    paths = data_paths(data)
+    with _lock(paths):
+        index = _index(paths, cache)
+        tax = query.taxonomy(index)
+        fields = {**fields, "stages": [_stage_names(tax, dict(p)) for p in fields.get("stages") or []]}
+        head = _validated(HeadType, fields, "head type")
+        target = paths.head_file(head.id)
+        if target.exists() or _owner(index, head.id) is not None:
+            raise UsageError(f"a head type with id {head.id!r} already exists: use `heads add-evidence {head.id}`")
+        for n in head.names:
+            owner = _owner(index, n)
+            if owner is not None:
+                raise UsageError(f"the name {n!r} already belongs to {owner!r}: choose another")
+        for r in head.related:
+            if _owner(index, r.head) != r.head:
+                raise UsageError(f"--related: no head type has id {r.head!r} (`heads list` shows them)")
+        head = head.model_copy(update={"evidence": [_checked_evidence(index, e) for e in head.evidence]})
+        buf = io.StringIO()
+        _yaml("").dump(render_entry(head), buf)
+        written = _commit(paths, target, HEADER + buf.getvalue(), cache)
+        return Edit(head, head.evidence[0], written)
 
-    _write(paths, render_entry(head), lambda doc: ["heads"])
-    return head
 
-
-def add_evidence(name: str, fields: dict[str, Any], *, data: str | Path | None = None) -> tuple[HeadType, Evidence]:
-    """Append an evidence record to the head type with this id, name or alias; returns both."""
-    paths, cat = _load(data)
-    head = cat.resolve(name)
-    ev = _checked_evidence(cat, _validated(Evidence, fields, "evidence record"))
-    if ev in head.evidence:
-        raise UsageError(f"{head.id} already has this evidence record: nothing to add")
-
-    def where(doc: Any) -> list[str | int]:
-        for i, item in enumerate(doc["heads"]):
-            if isinstance(item, dict) and item.get("id") == head.id:
-                return ["heads", i, "evidence"]
-        raise UsageError(f"{head.id} is not written in {paths.heads} itself")  # pragma: no cover - split files
-
-    _write(paths, render_entry(ev), where)
-    return head, ev
+def add_evidence(
+    name: str, fields: dict[str, Any], *, data: str | Path | None = None, cache: str | Path | None = None
+) -> Edit:
+    """Append an evidence record to the file of the head type with this id, name or alias."""
+    paths = data_paths(data)
+    with _lock(paths):
+        index = _index(paths, cache)
+        hid = query.show(index, name)["id"]
+        ev = _checked_evidence(index, _validated(Evidence, fields, "evidence record"))
+        target = paths.head_file(hid)
+        text = target.read_text(encoding="utf-8")
+        current = HeadType.model_validate(YAML(typ="safe").load(text))
+        if ev in current.evidence:
+            raise UsageError(f"{hid} already has this evidence record: nothing to add")
+        _commit(paths, target, _splice(text, ["evidence"], render_entry(ev)), cache)
+        head = current.model_copy(update={"evidence": [*current.evidence, ev]})
+        return Edit(head, ev, target)
 
 
 def render_entry(obj: BaseModel) -> CommentedMap:
@@ -93,33 +124,53 @@ def render_entry(obj: BaseModel) -> CommentedMap:
 # --------------------------------------------------------------------------- steps
 
 
-def _load(data: str | Path | None) -> tuple[DataPaths, Catalogue]:
-    paths = data_paths(data)
-    cat, problems = check(paths.heads)
+@contextmanager
+def _lock(paths: DataPaths) -> Iterator[None]:
+    """An exclusive lock on the data folder's head-type files, held from reading to writing."""
+    if not paths.heads.is_dir():
+        raise UsageError(f"{paths.heads} is not a folder of head-type files: pass --data with a data folder")
+    lock = FileLock(str(paths.heads / ".edit.lock"), timeout=LOCK_TIMEOUT)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise UsageError(f"another edit of {paths.heads} held its lock for {LOCK_TIMEOUT:.0f} s: try again") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _index(paths: DataPaths, cache: str | Path | None) -> Index:
+    return Index.open(paths, cache=cache)
+
+
+def _commit(paths: DataPaths, target: Path, text: str, cache: str | Path | None) -> Path:
+    """Validate the data with ``text`` as ``target``, write it if valid, and index the new data."""
+    cat, problems = check(paths.folder, overrides={target: text})
     if cat is None:
-        errors = [p for p in problems if p.severity == "error"]
-        raise CatalogueError(errors or problems)
-    return paths, cat
+        shown = "\n  ".join(str(p) for p in problems.errors)
+        raise UsageError(f"nothing was written: the edit would leave the data invalid:\n  {shown}")
+    written = write_atomic(target, text)
+    Index.open(paths, cache=cache, catalogue=cat).dispose()  # ready for the next query
+    return written
 
 
-def _stage_names(cat: Catalogue, placement: dict[str, Any]) -> dict[str, Any]:
+def _stage_names(tax: dict[str, Any], placement: dict[str, Any]) -> dict[str, Any]:
     """Accept a stage's abbreviation (KR, ICI, LR, EP) or name for its id, and a sub-category's name."""
-    value = str(placement.get("stage", "")).strip().lower()
-    for s in cat.taxonomy.stages:
-        if value in (s.id, s.abbreviation.lower(), s.name.lower()):
-            placement["stage"] = s.id
+    value = str(placement.get("stage", "")).strip()
+    for s in tax["stages"]:
+        if stage_id(value) == s["id"] or value.lower() == str(s["name"]).lower():
+            placement["stage"] = s["id"]
             sub = str(placement.get("subcategory") or "").strip().lower()
-            for c in s.subcategories:
-                if sub and sub in (c.id, c.name.lower()):
-                    placement["subcategory"] = c.id
+            for c in s["subcategories"]:
+                if sub and sub in (c["id"], str(c["name"]).lower()):
+                    placement["subcategory"] = c["id"]
     return placement
 
 
-def _owner(cat: Catalogue, name: str) -> str | None:
-    try:
-        return cat.resolve(name).id
-    except UsageError:
-        return None
+def _owner(index: Index, name: str) -> str | None:
+    rows = index.raw("SELECT head_id FROM name WHERE name = ?", (normalize_name(name),))
+    return str(rows[0][0]) if rows else None
 
 
 def _validated(model: type[M], fields: dict[str, Any], what: str) -> M:
@@ -139,24 +190,21 @@ def _validated(model: type[M], fields: dict[str, Any], what: str) -> M:
         raise UsageError(f"the new {what} is not valid:\n  " + "\n  ".join(lines)) from None
 
 
-def _checked_evidence(cat: Catalogue, ev: Evidence) -> Evidence:
+def _checked_evidence(index: Index, ev: Evidence) -> Evidence:
     """Check the cite key, resolve the model (id or Hugging Face id) and check locations against its size."""
-    if ev.cite not in cat.references:
+    if not index.raw("SELECT 1 FROM reference WHERE key = ?", (ev.cite,)):
         raise UsageError(
-            f"unknown cite key {ev.cite!r}: add the work to references.bib first (`heads cite` shows entries)"
+            f"unknown cite key {ev.cite!r}: add the work's BibTeX entry to references.bib first "
+            "(`heads list --paper KEY` finds works already there)"
         )
     if ev.model is None:
         return ev
-    model = cat.model(ev.model)  # raises UnknownModelError with suggestions
+    model = query.resolve_model(ev.model, index)  # raises UnknownModelError with suggestions
     for loc in ev.locations:
-        if (model.layers is not None and loc.layer >= model.layers) or (
-            model.heads is not None and loc.head >= model.heads
-        ):
-            raise UsageError(
-                f"{loc} is outside {model.id}: it has {model.layers} layers (0-{(model.layers or 1) - 1}) and "
-                f"{model.heads} heads per layer (0-{(model.heads or 1) - 1}); locations are 0-indexed"
-            )
-    return ev.model_copy(update={"model": model.id}) if model.id != ev.model else ev
+        why = location_problem(loc.layer, loc.head, model["id"], model.get("layers"), model.get("heads"))
+        if why is not None:
+            raise UsageError(why)
+    return ev.model_copy(update={"model": model["id"]}) if model["id"] != ev.model else ev
 
 
 def _yaml(text: str) -> YAML:
@@ -228,39 +276,8 @@ def _splice(text: str, path: list[str | int], entry: CommentedMap) -> str:
     for key in path:
         again = again[key]
     if len(again) != len(seq) + 1 or again[-1] != entry:  # pragma: no cover - a guard, not a path
-        raise UsageError("could not place the new entry in heads.yaml without changing other lines: add it by hand")
+        raise UsageError("could not place the new entry without changing other lines of the file: add it by hand")
     return out
-
-
-def _write(paths: DataPaths, entry: CommentedMap, where: Any) -> None:
-    text = paths.heads.read_text(encoding="utf-8")
-    doc = _yaml(text).load(text)
-    if not isinstance(doc, dict) or not isinstance(doc.get("heads"), list):
-        raise UsageError(f"{paths.heads} has no `heads:` list to add to")
-    new = _splice(text, where(doc), entry)
-    _validate_copy(paths, new)
-    write_atomic(paths.heads, new)
-
-
-def _validate_copy(paths: DataPaths, heads_text: str) -> None:
-    """Run the full check on the new heads.yaml next to copies of the other files; raise on any error."""
-    with tempfile.TemporaryDirectory(prefix="heads-edit-") as tmp:
-        folder = Path(tmp)
-        for src in (paths.models, paths.taxonomy, paths.references):
-            if src.is_file():
-                shutil.copyfile(src, folder / src.name)
-        for schema in paths.heads.parent.glob("*.schema.json"):
-            shutil.copyfile(schema, folder / schema.name)
-        (folder / "heads.yaml").write_text(heads_text, encoding="utf-8")
-        cat, problems = check(folder)
-        errors = [p for p in problems if p.severity == "error"]
-        if cat is None or errors:
-            real = {str(folder / "heads.yaml"): str(paths.heads)}
-            real.update({str(folder / src.name): str(src) for src in (paths.models, paths.taxonomy, paths.references)})
-            shown = "\n  ".join(str(replace(p, file=real.get(p.file, p.file))) for p in errors)
-            raise UsageError(
-                f"nothing was written: the edit would leave the data invalid (lines of the edited file):\n  {shown}"
-            )
 
 
 # --------------------------------------------------------------------------- building nodes

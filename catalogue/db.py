@@ -2,11 +2,13 @@
 
 :func:`build` writes a complete index of a validated catalogue to a temporary file and renames
 it into place, so a crash never leaves a half-written index. Reading is :mod:`catalogue.index`'s job
-(plain sqlite3, so that a query does not pay for importing SQLAlchemy).
+(plain sqlite3, so that a query does not pay for importing SQLAlchemy or pydantic): every answer a
+query gives is stored here ready-made, as the JSON of the validated object.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import tempfile
@@ -15,9 +17,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Field, SQLModel, create_engine
 
-from catalogue.formats import head_rows
-from catalogue.index import SCHEMA_VERSION
-from catalogue.schema import Catalogue
+from catalogue.paths import SCHEMA_VERSION
+from catalogue.schema import Catalogue, Reference
+from catalogue.vocab import normalize_name, stage_label
 
 __all__ = [
     "EvidenceRow",
@@ -91,6 +93,7 @@ class ReferenceRow(SQLModel, table=True):
 class ModelRow(SQLModel, table=True):
     __tablename__ = "model"
     id: str = Field(primary_key=True)
+    hf_id: str | None = Field(default=None, index=True)  # lower case, for lookups
     data: str
 
 
@@ -105,25 +108,60 @@ def _fts_text(*parts: str | None) -> str:
 
 
 def build(cat: Catalogue, target: Path) -> None:
-    """Write a complete index of ``cat`` to ``target`` (atomically: temp file, then rename)."""
+    """Write a complete index of ``cat`` to ``target`` (atomically: temp file, then rename).
+
+    The temporary file is named ``.index-<pid>-*.tmp`` so that one left by a killed process can be
+    recognised and removed (:func:`remove_stale`). The index gets the umask's mode, like any new file,
+    so users who share a cache folder can read it. Raises ``OSError`` (disk full, no permission)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=target.parent)
+    remove_stale(target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".index-{os.getpid()}-", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
         engine = create_engine(f"sqlite:///{tmp}")
-        SQLModel.metadata.create_all(engine)
-        _fill(engine, cat)
-        engine.dispose()
+        try:
+            SQLModel.metadata.create_all(engine)
+            _fill(engine, cat)
+        finally:
+            engine.dispose()
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for leftover in (tmp, tmp + "-journal"):
+            Path(leftover).unlink(missing_ok=True)
         raise
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale(folder: Path) -> list[Path]:
+    """Remove index temporary files (and their journals) left by processes that no longer run; returns them."""
+    removed = []
+    for p in folder.glob(".index-*.tmp*"):
+        parts = p.name.split("-")
+        if len(parts) > 2 and parts[1].isdigit() and not _alive(int(parts[1])):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+def reference_json(r: Reference) -> str:
+    """A reference as the index stores it: its fields and its ``short`` label (``Wang et al., 2022``)."""
+    return json.dumps({**r.model_dump(mode="json", exclude_none=True), "short": r.short}, ensure_ascii=False)
 
 
 def _fill(engine: Engine, cat: Catalogue) -> None:
     """Insert every row in bulk (SQLAlchemy Core executemany): the rows come from validated objects only."""
-    from catalogue.schema import normalize_name
-
     refs = cat.references
     heads: list[dict[str, object]] = []
     names: list[dict[str, object]] = []
@@ -134,7 +172,6 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
     ev_id = 0
     for h in cat.heads.values():
         years = [refs[e.cite].year for e in h.evidence if e.cite in refs]
-        row = head_rows([h], refs)[0]  # the same summary columns `heads list` prints
         heads.append(
             {
                 "id": h.id,
@@ -142,9 +179,9 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
                 "in_survey": h.in_survey,
                 "first_year": min(years, default=None),
                 "summary": h.summary,
-                "stages": row["stages"],
-                "models": row["models"],
-                "years": row["years"],
+                "stages": stage_label([p.stage for p in h.stages]),
+                "models": ",".join(sorted({e.model for e in h.evidence if e.model})),
+                "years": ",".join(str(y) for y in sorted(set(years))),
                 "evidence": len(h.evidence),
                 "data": h.model_dump_json(exclude_defaults=True),
             }
@@ -188,9 +225,19 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
         (LocationRow, locations),
         (
             ReferenceRow,
-            [{"key": r.key, "eprint": r.eprint, "year": r.year, "data": r.model_dump_json()} for r in refs.values()],
+            [{"key": r.key, "eprint": r.eprint, "year": r.year, "data": reference_json(r)} for r in refs.values()],
         ),
-        (ModelRow, [{"id": m.id, "data": m.model_dump_json()} for m in cat.models.values()]),
+        (
+            ModelRow,
+            [
+                {
+                    "id": m.id,
+                    "hf_id": m.hf_id.lower() if m.hf_id else None,
+                    "data": m.model_dump_json(exclude_none=True),
+                }
+                for m in cat.models.values()
+            ],
+        ),
         (
             MetaRow,
             [

@@ -1,38 +1,42 @@
-"""Whole-catalogue exports (JSON, CSV, BibTeX), the JSON Schema, and atomic file writes."""
+"""Whole-catalogue exports (JSON, CSV, BibTeX) and the JSON Schema of a head-type file."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+__all__ = ["EXPORT_FORMATS", "export", "json_schema"]
 
-from catalogue.schema import HeadType, ModelInfo, Reference, Taxonomy
-
-__all__ = ["HeadsFile", "export", "json_schema", "write_atomic"]
-
-
-class HeadsFile(BaseModel):
-    """The shape of data/heads.yaml."""
-
-    model_config = ConfigDict(extra="forbid", title="Attention Head Catalogue: heads.yaml")
-    heads: list[HeadType]
+EXPORT_FORMATS = ("json", "csv", "bibtex")
 
 
 def json_schema() -> str:
-    return json.dumps(HeadsFile.model_json_schema(), indent=2, sort_keys=True) + "\n"
+    """The JSON Schema of one ``data/heads/<id>.yaml`` file (a head type), deterministic text."""
+    from catalogue.schema import HeadType
+
+    schema = HeadType.model_json_schema()
+    schema["title"] = "Attention Head Catalogue: a head type (data/heads/<id>.yaml)"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
-def export(fmt: str, heads: list[HeadType], models: list[ModelInfo], refs: list[Reference], taxonomy: Taxonomy) -> str:
+def export(
+    fmt: str,
+    heads: Sequence[Mapping[str, Any]],
+    models: Sequence[Mapping[str, Any]],
+    refs: Sequence[Mapping[str, Any]],
+    taxonomy: Mapping[str, Any],
+) -> str:
+    """The catalogue as one text: ``json`` (everything), ``csv`` (one row per evidence) or ``bibtex`` (all works).
+
+    The inputs are the index's JSON records (:mod:`catalogue.query`). Raises ``ValueError`` on another format."""
     if fmt == "json":
         return json.dumps(
             {
-                "heads": [h.model_dump(mode="json", exclude_defaults=True) for h in heads],
-                "models": [m.model_dump(mode="json", exclude_none=True) for m in models],
-                "references": [r.model_dump(mode="json", exclude_none=True, exclude={"bibtex"}) for r in refs],
-                "taxonomy": taxonomy.model_dump(mode="json"),
+                "heads": list(heads),
+                "models": list(models),
+                "references": [{k: v for k, v in r.items() if k not in ("bibtex", "short")} for r in refs],
+                "taxonomy": taxonomy,
             },
             indent=2,
             ensure_ascii=False,
@@ -42,18 +46,5 @@ def export(fmt: str, heads: list[HeadType], models: list[ModelInfo], refs: list[
 
         return render_rows(evidence_rows(heads), "csv")
     if fmt == "bibtex":
-        return "\n\n".join(r.bibtex for r in refs)
-    raise ValueError(f"unknown export format {fmt!r}")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return "\n\n".join(str(r["bibtex"]) for r in refs)
+    raise ValueError(f"unknown export format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}")

@@ -1,4 +1,8 @@
-"""Turning query results into text: terminal tables, JSON, CSV, YAML and BibTeX. No I/O."""
+"""Turning query answers into text: terminal tables and reports, JSON, CSV and YAML. No I/O, no pydantic.
+
+Every command prints through this module. Text for the terminal wraps to its width (``$COLUMNS``, else
+the terminal's, else 80 columns, as rich does when output is not a terminal).
+"""
 
 from __future__ import annotations
 
@@ -6,31 +10,45 @@ import csv
 import io
 import json
 import shutil
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from catalogue.schema import STAGES, HeadType, Reference
+from catalogue.headmap import SEVERAL, HeadMap
+from catalogue.vocab import STAGE_ABBREVIATIONS, STAGES, format_location
 
-__all__ = ["Format", "evidence_rows", "head_rows", "render_rows", "table"]
+__all__ = [
+    "Format",
+    "evidence_rows",
+    "head_text",
+    "model_text",
+    "render_rows",
+    "stats_text",
+    "table",
+    "terminal_width",
+    "where_text",
+    "year_span",
+]
 
 Format = Literal["table", "json", "csv", "yaml"]
+Record = Mapping[str, Any]
 
-_ABBR = {
-    "knowledge-recalling": "KR",
-    "in-context-identification": "ICI",
-    "latent-reasoning": "LR",
-    "expression-preparation": "EP",
-}
+
+def terminal_width() -> int:
+    return max(40, shutil.get_terminal_size((80, 24)).columns)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, width: int | None = None) -> str:
-    """A plain aligned text table; the last column is cut to fit the terminal."""
-    width = width or shutil.get_terminal_size((120, 24)).columns
+    """A plain aligned text table that fits in ``width`` columns: the widest cells are cut with "…"."""
+    width = width or terminal_width()
     cells = [[str(c) if c is not None else "" for c in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    if len(widths) > 1:
-        room = max(20, width - sum(widths[:-1]) - 2 * (len(widths) - 1))
-        widths[-1] = min(widths[-1], room)
+    floor = [max(3, min(len(h), 12)) for h in headers]
+    while sum(widths) + 2 * (len(widths) - 1) > width:
+        i = max(range(len(widths)), key=lambda k: widths[k] - floor[k])
+        if widths[i] <= floor[i]:
+            break
+        widths[i] -= 1
 
     def fmt(r: Sequence[str]) -> str:
         parts = []
@@ -44,60 +62,22 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, width: in
     return "\n".join(lines)
 
 
-def stage_label(h: HeadType) -> str:
-    return ",".join(_ABBR[p.stage] for p in sorted(h.stages, key=lambda p: STAGES.index(p.stage)))
+def year_span(years: str) -> str:
+    """``2019,2021,2024`` -> ``2019-2024`` (a column that stays narrow)."""
+    ys = [y for y in years.split(",") if y]
+    if not ys:
+        return ""
+    return ys[0] if ys[0] == ys[-1] else f"{ys[0]}-{ys[-1]}"
 
 
-def head_rows(heads: Sequence[HeadType], refs: dict[str, Reference] | None = None) -> list[dict[str, Any]]:
-    """One flat record per head type, for tables, CSV and YAML."""
-    out = []
-    for h in heads:
-        years = sorted({refs[e.cite].year for e in h.evidence if refs and e.cite in refs})
-        out.append(
-            {
-                "id": h.id,
-                "name": h.name,
-                "stages": stage_label(h),
-                "in_survey": h.in_survey,
-                "evidence": len(h.evidence),
-                "models": ",".join(sorted({e.model for e in h.evidence if e.model})),
-                "years": ",".join(str(y) for y in years),
-                "summary": h.summary,
-            }
-        )
-    return out
-
-
-def evidence_rows(heads: Sequence[HeadType]) -> list[dict[str, Any]]:
-    """One flat record per evidence record (CSV export)."""
-    return [
-        {
-            "head_id": h.id,
-            "cite": e.cite,
-            "model": e.model or "",
-            "locations": " ".join(str(loc) for loc in e.locations),
-            "method": e.method,
-            "method_detail": e.method_detail or "",
-            "task": e.task or "",
-            "metric": e.metric or "",
-            "value": "" if e.value is None else e.value,
-            "source": e.source,
-        }
-        for h in heads
-        for e in h.evidence
-    ]
-
-
-def render_rows(
-    rows: list[dict[str, Any]], fmt: Format, *, full: Any = None, columns: Sequence[str] | None = None
-) -> str:
-    """Render records as a table, CSV or YAML; JSON renders ``full`` (the complete objects) when given."""
+def render_rows(rows: Sequence[Record], fmt: Format, *, full: Any = None, columns: Sequence[str] | None = None) -> str:
+    """Render records as a table, CSV or YAML; JSON and YAML render ``full`` (the complete objects) when given."""
     if fmt == "json":
         return json.dumps(full if full is not None else rows, indent=2, ensure_ascii=False)
     if fmt == "yaml":
         import yaml
 
-        data = full if full is not None else rows
+        data = full if full is not None else [dict(r) for r in rows]
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100).rstrip()
     cols = list(columns or (rows[0].keys() if rows else []))
     if fmt == "csv":
@@ -109,73 +89,204 @@ def render_rows(
     return table(cols, [[r[c] for c in cols] for r in rows])
 
 
-def head_text(h: HeadType, refs: dict[str, Reference]) -> str:
-    """`heads show` as plain text."""
-    lines = [f"{h.name}  [{h.id}]"]
-    if h.aliases:
-        lines.append(f"aliases:   {', '.join(h.aliases)}")
-    for p in h.stages:
-        sub = f" / {p.subcategory}" if p.subcategory else ""
-        lines.append(f"stage:     {p.stage}{sub}  (placed by {p.placed_by})")
-    lines.append(
-        f"survey:    {'named in the survey' if h.in_survey else 'not in the survey'}"
-        + (f"; list badges {', '.join(h.list_badges)}" if h.list_badges else "")
-    )
-    if h.check:
-        lines.append(f"verify:    heads verify {h.id} --model MODEL   (check: {h.check})")
-    lines += ["", h.summary]
-    if h.mechanism:
-        lines += ["", "Mechanism: " + h.mechanism]
-    if h.related:
-        lines += ["", "Related:"] + [f"  {r.kind} {r.head}" + (f" ({r.note})" if r.note else "") for r in h.related]
-    lines += ["", f"Evidence ({len(h.evidence)}):"]
-    for e in h.evidence:
-        ref = refs.get(e.cite)
-        who = f"{ref.short}" if ref else e.cite
-        head = f"  - {who} [{e.cite}]: {e.model or 'no specific model'}, {e.method}"
-        if e.method_detail:
-            head += f" ({e.method_detail})"
-        lines.append(head)
-        if e.locations:
-            lines.append(f"      heads: {' '.join(str(loc) for loc in e.locations)}")
-        if e.task:
-            lines.append(f"      task: {e.task}")
-        if e.metric:
-            lines.append(f"      {e.metric}" + (f" = {e.value:g}" if e.value is not None else ""))
-        lines.append(f"      source: {e.source}")
-        if e.note:
-            lines.append(f"      note: {e.note}")
-        if e.reproduced:
-            r = e.reproduced
-            lines.append(
-                f"      reproduced: {r.check} on {r.model} score {r.score:.3f} (threshold {r.threshold}) v{r.version}"
-            )
-    if h.notes:
-        lines += ["", "Notes: " + h.notes]
+def _locations(e: Record) -> str:
+    return " ".join(format_location(loc["layer"], loc["head"]) for loc in e.get("locations", []))
+
+
+def evidence_rows(heads: Sequence[Record]) -> list[dict[str, Any]]:
+    """One flat record per evidence record (CSV export)."""
+    return [
+        {
+            "head_id": h["id"],
+            "cite": e["cite"],
+            "model": e.get("model") or "",
+            "locations": _locations(e),
+            "method": e["method"],
+            "method_detail": e.get("method_detail") or "",
+            "task": e.get("task") or "",
+            "metric": e.get("metric") or "",
+            "value": "" if e.get("value") is None else e["value"],
+            "source": e["source"],
+        }
+        for h in heads
+        for e in h["evidence"]
+    ]
+
+
+class _Text:
+    """Lines wrapped to a width, with a hanging indent for labelled fields."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.lines: list[str] = []
+
+    def add(self, text: str, indent: int = 0, hang: int = 0) -> None:
+        if not text:
+            self.lines.append("")
+            return
+        self.lines += textwrap.wrap(
+            text,
+            self.width,
+            initial_indent=" " * indent,
+            subsequent_indent=" " * (indent + hang),
+            break_on_hyphens=False,
+        ) or [""]
+
+    def field(self, label: str, text: str, indent: int = 0) -> None:
+        self.add(f"{label} {text}", indent, hang=len(label) + 1)
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
+def _evidence_lines(out: _Text, e: Record, labels: Mapping[str, str], indent: int) -> None:
+    who = labels.get(e["cite"], e["cite"])
+    head = f"- {who} [{e['cite']}]: {e.get('model') or 'no specific model'}, {e['method']}"
+    if e.get("method_detail"):
+        head += f" ({e['method_detail']})"
+    out.add(head, indent, hang=2)
+    inner = indent + 4
+    if e.get("locations"):
+        out.field("heads:", _locations(e), inner)
+    if e.get("task"):
+        out.field("task:", e["task"], inner)
+    if e.get("metric"):
+        out.add(e["metric"] + (f" = {e['value']:g}" if e.get("value") is not None else ""), inner, hang=2)
+    out.field("source:", e["source"], inner)
+    if e.get("note"):
+        out.field("note:", e["note"], inner)
+    r = e.get("reproduced")
+    if r:
+        out.field(
+            "reproduced:",
+            f"{r['check']} on {r['model']} score {r['score']:.3f} (threshold {r['threshold']}) v{r['version']}",
+            inner,
+        )
+
+
+def head_text(h: Record, labels: Mapping[str, str], *, width: int | None = None) -> str:
+    """`heads show` as text: ``h`` is a head type's JSON, ``labels`` maps cite keys to short labels."""
+    out = _Text(width or terminal_width())
+    out.add(f"{h['name']}  [{h['id']}]")
+    if h.get("aliases"):
+        out.field("aliases:  ", ", ".join(h["aliases"]))
+    for p in h["stages"]:
+        sub = f" / {p['subcategory']}" if p.get("subcategory") else ""
+        out.field("stage:    ", f"{p['stage']}{sub}  (placed by {p['placed_by']})")
+    badges = f"; list badges {', '.join(h['list_badges'])}" if h.get("list_badges") else ""
+    out.field("survey:   ", ("named in the survey" if h["in_survey"] else "not in the survey") + badges)
+    if h.get("check"):
+        out.field("verify:   ", f"heads verify {h['id']} --model MODEL   (check: {h['check']})")
+    out.add("")
+    out.add(h["summary"])
+    if h.get("mechanism"):
+        out.add("")
+        out.add("Mechanism: " + h["mechanism"])
+    if h.get("related"):
+        out.add("")
+        out.add("Related:")
+        for r in h["related"]:
+            out.add(f"{r['kind']} {r['head']}" + (f" ({r['note']})" if r.get("note") else ""), 2, hang=2)
+    out.add("")
+    out.add(f"Evidence ({len(h['evidence'])}):")
+    for e in h["evidence"]:
+        _evidence_lines(out, e, labels, 2)
+    if h.get("notes"):
+        out.add("")
+        out.add("Notes: " + h["notes"])
+    return str(out)
+
+
+def where_text(
+    model: Record,
+    loc: tuple[int, int],
+    found: Sequence[tuple[Record, Sequence[Record]]],
+    labels: Mapping[str, str],
+    *,
+    width: int | None = None,
+) -> str:
+    """`heads where` as text: each head type recorded at this head, with the evidence placing it there."""
+    here = f"{model['id']} {format_location(*loc)}"
+    if not found:
+        return f"{here}: no head type is recorded at this head"
+    out = _Text(width or terminal_width())
+    out.add(f"{here}:")
+    for h, evidence in found:
+        out.add(f"{h['id']} ({h['name']})", 2)
+        for e in evidence:
+            _evidence_lines(out, e, labels, 4)
+    return str(out)
+
+
+def where_json(model: Record, loc: tuple[int, int], found: Sequence[tuple[Record, Sequence[Record]]]) -> Any:
+    return {
+        "model": model["id"],
+        "head": format_location(*loc),
+        "head_types": [{"id": h["id"], "name": h["name"], "evidence": list(ev)} for h, ev in found],
+    }
+
+
+def stats_text(figures: Mapping[str, object]) -> str:
+    """`heads stats` as text: one figure a line, counters indented below their name."""
+    lines = []
+    for k, v in figures.items():
+        if isinstance(v, dict):
+            lines.append(f"{k}:")
+            lines += [f"  {kk:<32} {vv}" for kk, vv in v.items()]
+        else:
+            lines.append(f"{k:<34} {v}")
     return "\n".join(lines)
 
 
-_STAGE_CHAR = {
-    "knowledge-recalling": "K",
-    "in-context-identification": "I",
-    "latent-reasoning": "L",
-    "expression-preparation": "E",
-}
+def _mark(stage: str | None) -> str:
+    if stage is None:
+        return "."
+    return "*" if stage == SEVERAL else STAGE_ABBREVIATIONS[stage][0]
 
 
-def model_grid(layers: int, heads: int, cells: dict[tuple[int, int], list[str]], stages: dict[str, list[str]]) -> str:
-    """A layer x head map: one character per head (K/I/L/E by stage, * for several stages, . unknown)."""
-    width = max(2, len(str(heads - 1)) + 1)
-    out = ["layer " + "".join(str(h).rjust(width) for h in range(heads))]
-    for layer in range(layers):
-        row = []
-        for head in range(heads):
-            ids = cells.get((layer, head), [])
-            chars = {_STAGE_CHAR[s] for i in ids for s in stages.get(i, [])}
-            row.append((chars.pop() if len(chars) == 1 else "*" if chars else ".").rjust(width))
-        out.append(str(layer).rjust(5) + " " + "".join(row))
+def model_grid(hm: HeadMap) -> str:
+    """A layer x head map: one character per head (K/I/L/E by stage, * for several stages, . none)."""
+    assert hm.layers is not None and hm.heads is not None
+    width = max(2, len(str(hm.heads - 1)) + 1)
+    out = ["layer " + "".join(str(h).rjust(width) for h in range(hm.heads))]
+    for layer in range(hm.layers):
+        out.append(str(layer).rjust(5) + " " + "".join(_mark(hm.stage(layer, h)).rjust(width) for h in range(hm.heads)))
     out.append("")
-    out.append(
-        "K knowledge recalling  I in-context identification  L latent reasoning  E expression preparation  * several"
-    )
+    out.append("  ".join(f"{STAGE_ABBREVIATIONS[s][0]} {s.replace('-', ' ')}" for s in STAGES) + "  * several")
     return "\n".join(out)
+
+
+def model_text(m: Record, hm: HeadMap, *, width: int | None = None) -> str:
+    """`heads model` as text: the model's size, its head map and the heads of each head type."""
+    dims = f"{m.get('layers') or '?'} layers x {m.get('heads') or '?'} heads"
+    out = [f"{m['name']} [{m['id']}]: {dims}" + (f", hf: {m['hf_id']}" if m.get("hf_id") else "")]
+    out.append(model_grid(hm) if hm.drawable else "dimensions unknown: no map can be drawn")
+    w = _Text(width or terminal_width())
+    for hid, locs in hm.by_type().items():
+        w.add(f"{hid}: {' '.join(locs)}", 2, hang=4)
+    out.append(str(w) if w.lines else "no head of this model has a recorded role yet")
+    return "\n".join(out)
+
+
+def models_table(models: Sequence[Record]) -> str:
+    rows = [[m["id"], m.get("hf_id") or "", m["family"], m.get("layers") or "?", m.get("heads") or "?"] for m in models]
+    return table(["id", "hf_id", "family", "layers", "heads"], rows)
+
+
+def taxonomy_text(tax: Record, parts: Sequence[str]) -> str:
+    """`heads taxonomy`: the stages with their sub-categories, the methods and the benchmarks."""
+    blocks = []
+    if "stages" in parts:
+        rows = [
+            [f"{STAGE_ABBREVIATIONS[s['id']]} {s['id']}", c["id"], c["name"]]
+            for s in tax["stages"]
+            for c in s["subcategories"]
+        ]
+        blocks.append(table(["stage", "sub-category", "name"], rows))
+    if "methods" in parts:
+        rows = [[m["id"], m["family"], m["type"], "yes" if m["in_survey"] else "no"] for m in tax["methods"]]
+        blocks.append(table(["method", "family", "type", "in survey"], rows))
+    if "benchmarks" in parts:
+        rows = [[b["id"], b["kind"], b["task_type"], b["description"]] for b in tax["benchmarks"]]
+        blocks.append(table(["benchmark", "kind", "task type", "description"], rows))
+    return "\n\n".join(blocks)

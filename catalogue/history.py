@@ -1,14 +1,18 @@
-"""What changed in heads.yaml since a git revision: head types and evidence added, removed or changed.
+"""What changed in the data since a git revision: head types and evidence, models and works.
 
-For reviewers of a pull request: ``heads diff origin/main`` reads ``heads.yaml`` at that revision with
-``git show REV:path`` and compares it with the working copy. Records are compared after normalisation
-(a valid record goes through the schema, so ``9.9`` and ``L9H9`` are the same location); a record that
-does not validate is compared as written. Evidence records are matched by (cite, model), in order.
+For reviewers of a pull request: ``heads diff origin/main`` asks git which data files differ from that
+revision (``git diff --name-only``, plus files git does not track yet), reads each at the revision with
+``git show REV:path`` and compares it with the working copy. Head-type records are compared after
+normalisation (a valid record goes through the schema, so ``9.9`` and ``L9H9`` are the same location);
+a record that does not validate is compared as written. Evidence records are matched by (cite, model), in
+order. A revision from before the split into ``heads/<id>.yaml`` is read from its single ``heads.yaml``.
+Models are compared by id, works (references.bib entries) by key.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,7 +25,7 @@ from catalogue.errors import UsageError
 from catalogue.paths import data_paths
 from catalogue.schema import Evidence, HeadType
 
-__all__ = ["Diff", "EvidenceChange", "HeadChange", "diff", "diff_texts", "read_at"]
+__all__ = ["Diff", "EvidenceChange", "HeadChange", "ItemChange", "diff", "diff_texts", "read_at"]
 
 
 @dataclass(frozen=True)
@@ -45,28 +49,41 @@ class HeadChange:
 
 
 @dataclass(frozen=True)
+class ItemChange:
+    """A model (by id) or a work (by cite key) added, removed or changed."""
+
+    kind: str  # model | work
+    id: str
+    status: str  # added | removed | changed
+
+
+@dataclass(frozen=True)
 class Diff:
     rev: str
     path: str
     changes: list[HeadChange]
+    items: list[ItemChange] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not self.changes
+        return not self.changes and not self.items
 
     def text(self) -> str:
+        if self.empty:
+            return f"no head type, evidence, model or work changed in {self.path} since {self.rev}"
+        sign = {"added": "+", "removed": "-", "changed": "~"}
+        others = [f"{sign[i.status]} {i.kind} {i.id}: {i.status}" for i in self.items]
         if not self.changes:
-            return f"no head type or evidence changed in {self.path} since {self.rev}"
+            return "\n".join([f"{self.path} since {self.rev}: no head type changed", *others])
         counts = {s: sum(1 for c in self.changes if c.status == s) for s in ("added", "removed", "changed")}
         out = [f"{self.path} since {self.rev}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)]
-        sign = {"added": "+", "removed": "-", "changed": "~"}
         for c in self.changes:
             extra = f" ({', '.join(c.fields)})" if c.fields else ""
             n_ev = f", {len(c.evidence)} evidence" if c.status != "changed" and c.evidence else ""
             out.append(f"{sign[c.status]} {c.id}: {c.status}{extra}{n_ev}")
             if c.status == "changed":
                 out += [f"    {sign[e.status]} {e}" for e in c.evidence]
-        return "\n".join(out)
+        return "\n".join(out + others)
 
     def json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -84,22 +101,38 @@ def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
         raise UsageError("git is not installed: `heads diff` needs it") from None
 
 
-def read_at(rev: str, path: Path) -> str | None:
-    """The text of ``path`` at git revision ``rev``; None if the file did not exist there."""
+def _root(folder: Path, rev: str) -> Path:
+    """The top of the git work tree holding ``folder``, after checking that ``rev`` is a commit there."""
     if rev.startswith("-"):
         raise UsageError(f"{rev!r} is not a git revision")
-    folder = path.resolve().parent
     top = _git(["rev-parse", "--show-toplevel"], folder)
     if top.returncode != 0:
         raise UsageError(f"{folder} is not in a git repository: `heads diff` compares against git history")
     root = Path(top.stdout.strip())
-    rel = path.resolve().relative_to(root.resolve()).as_posix()
     if _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], root).returncode != 0:
         raise UsageError(f"unknown git revision {rev!r}: give a branch, tag or commit (e.g. origin/main, HEAD~1)")
-    shown = _git(["show", f"{rev}:{rel}"], root)
+    return root
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.resolve().relative_to(root.resolve()).as_posix()
+
+
+def read_at(rev: str, path: Path) -> str | None:
+    """The text of ``path`` at git revision ``rev``; None if the file did not exist there."""
+    root = _root(path.resolve().parent, rev)
+    shown = _git(["show", f"{rev}:{_rel(path, root)}"], root)
     if shown.returncode != 0:
         return None
     return shown.stdout
+
+
+def _changed(rev: str, folder: Path, root: Path) -> list[Path]:
+    """Files below ``folder`` that differ from ``rev`` (tracked or not yet tracked), as absolute paths."""
+    rel = _rel(folder, root)
+    diffed = _git(["diff", "--name-only", "--no-renames", rev, "--", rel], root).stdout.split("\n")
+    untracked = _git(["ls-files", "--others", "--exclude-standard", "--", rel], root).stdout.split("\n")
+    return sorted({root / p for p in [*diffed, *untracked] if p})
 
 
 # --------------------------------------------------------------------------- comparing
@@ -111,7 +144,9 @@ def _records(text: str | None, label: str) -> dict[str, dict[str, Any]]:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise UsageError(f"heads.yaml at {label} is not valid YAML: {exc}") from None
+        raise UsageError(f"a head-type file at {label} is not valid YAML: {exc}") from None
+    if isinstance(doc, dict) and "heads" not in doc:
+        doc = [doc]  # one head-type file
     items = doc.get("heads") if isinstance(doc, dict) else doc
     out: dict[str, dict[str, Any]] = {}
     for i, item in enumerate(items if isinstance(items, list) else []):
@@ -169,9 +204,7 @@ def _evidence_changes(old: list[Any], new: list[Any]) -> list[EvidenceChange]:
     return out
 
 
-def diff_texts(old_text: str | None, new_text: str | None, *, rev: str = "old", path: str = "heads.yaml") -> Diff:
-    """Compare two versions of heads.yaml."""
-    old, new = _records(old_text, rev), _records(new_text, "the working copy")
+def _head_changes(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> list[HeadChange]:
     changes: list[HeadChange] = []
     for hid in sorted(set(old) | set(new)):
         o, n = old.get(hid), new.get(hid)
@@ -183,15 +216,68 @@ def diff_texts(old_text: str | None, new_text: str | None, *, rev: str = "old", 
             fields = sorted(k for k in set(o) | set(n) if k != "evidence" and o.get(k) != n.get(k))
             ev = _evidence_changes(o.get("evidence") or [], n.get("evidence") or [])
             changes.append(HeadChange(hid, "changed", fields, ev))
-    return Diff(rev, path, changes)
+    return changes
+
+
+def diff_texts(old_text: str | None, new_text: str | None, *, rev: str = "old", path: str = "heads") -> Diff:
+    """Compare two texts that each hold a list of head types (a ``heads:`` list) or one head type."""
+    return Diff(rev, path, _head_changes(_records(old_text, rev), _records(new_text, "the working copy")))
+
+
+def _items(kind: str, old: str | None, new: str | None) -> list[ItemChange]:
+    def split(text: str | None) -> dict[str, Any]:
+        if not text:
+            return {}
+        if kind == "work":  # BibTeX entries by key, compared as written
+            parts = re.split(r"(?m)^@", text)
+            out: dict[str, Any] = {}
+            for part in parts[1:]:
+                m = re.match(r"\s*(\w+)\s*[{(]\s*([^,\s]+)\s*,", part)
+                if m and m.group(1).lower() not in ("string", "preamble", "comment"):
+                    out[m.group(2)] = part.strip()
+            return out
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return {}
+        models = doc.get("models") if isinstance(doc, dict) else None
+        return {str(m.get("id")): m for m in models or [] if isinstance(m, dict)}
+
+    o, n = split(old), split(new)
+    out = []
+    for key in sorted(set(o) | set(n)):
+        status = "added" if key not in o else "removed" if key not in n else "changed" if o[key] != n[key] else ""
+        if status:
+            out.append(ItemChange(kind, key, status))
+    return out
 
 
 def diff(rev: str, *, data: str | Path | None = None) -> Diff:
-    """Head types and evidence changed in the working copy's heads.yaml since git revision ``rev``."""
-    heads = data_paths(data).heads
-    old = read_at(rev, heads)
+    """Head types, evidence, models and works changed in the working copy's data since git revision ``rev``."""
+    paths = data_paths(data)
+    root = _root(paths.folder.resolve(), rev)
+    heads_rel = _rel(paths.heads, root) if paths.heads.exists() else None
+    old: dict[str, dict[str, Any]] = {}
+    new: dict[str, dict[str, Any]] = {}
+    split_at_rev = heads_rel is not None and bool(_git(["ls-tree", rev, "--", heads_rel + "/"], root).stdout.strip())
+    if split_at_rev:
+        for p in _changed(rev, paths.heads, root):
+            if p.suffix not in (".yaml", ".yml"):
+                continue
+            before = _git(["show", f"{rev}:{_rel(p, root)}"], root)
+            old.update(_records(before.stdout if before.returncode == 0 else None, rev))
+            new.update(_records(p.read_text(encoding="utf-8") if p.is_file() else None, "the working copy"))
+    else:  # the revision predates the split: one heads.yaml
+        old = _records(read_at(rev, paths.folder / "heads.yaml"), rev)
+        for p in paths.head_files():
+            new.update(_records(p.read_text(encoding="utf-8"), "the working copy"))
+    items = _items("model", read_at(rev, paths.models), _read(paths.models))
+    items += _items("work", read_at(rev, paths.references), _read(paths.references))
+    return Diff(rev, str(paths.folder), _head_changes(old, new), items)
+
+
+def _read(path: Path) -> str | None:
     try:
-        new = heads.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        new = None
-    return diff_texts(old, new, rev=rev, path=str(heads))
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None

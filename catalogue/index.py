@@ -1,48 +1,37 @@
-"""A read-only handle on the SQLite index, and where index files live.
+"""A read-only handle on the SQLite index of the catalogue, rebuilt whenever the data changes.
 
-The index is a cache of the validated catalogue, kept in a user cache folder
-(``--cache-dir`` / ``$HEADS_CACHE_DIR``, else ``$XDG_CACHE_HOME/attention-head-catalogue``).
-Its file name carries the content hash of the data files, so an edit to heads.yaml or
-references.bib makes the next query rebuild it (through :func:`catalogue.db.build`): an answer
-is never stale. Reads use the standard library's sqlite3 only.
+The index is a cache of the validated catalogue, kept in a user cache folder (:func:`catalogue.paths.cache_dir`).
+Its file name carries the content hash of the data files, so an edit to a head-type file or to
+references.bib makes the next query rebuild it (through :func:`catalogue.db.build`): an answer is never
+stale. Reads use the standard library's sqlite3 only, and no pydantic: what a query returns is stored in
+the index ready-made. The index is derived data: a corrupt or unreadable index file is rebuilt from the
+data files (once, with a note on stderr).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import sqlite3
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from catalogue.paths import DataPaths
 
 if TYPE_CHECKING:
     from catalogue.schema import Catalogue
 
-__all__ = ["SCHEMA_VERSION", "Index", "cache_dir"]
-
-#: Bumped whenever the tables change, so old index files are never read.
-SCHEMA_VERSION = "2"
-
-
-def cache_dir(override: str | Path | None = None) -> Path:
-    """Where index files live: the override, ``$HEADS_CACHE_DIR``, or the user cache folder."""
-    if override:
-        return Path(override)
-    env = os.environ.get("HEADS_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "attention-head-catalogue"
+__all__ = ["Index"]
 
 
 class Index:
-    """A read-only connection to a built index file."""
+    """A read-only connection to the built index of one data folder."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, paths: DataPaths | None = None, cache: str | Path | None = None) -> None:
         self.path = path
+        self._paths = paths
+        self._cache = cache
         self._conn: sqlite3.Connection | None = None
+        self._repaired = False
 
     @classmethod
     def open(
@@ -56,21 +45,14 @@ class Index:
         """The index for these data files, (re)built first if the data changed since the last build.
 
         ``catalogue``, if given, must be the validated catalogue of these files (saves loading it again).
-        Raises :class:`catalogue.errors.CatalogueError` when the data does not validate.
+        Raises :class:`catalogue.errors.CatalogueError` when the data does not validate, ``OSError`` when
+        the cache folder cannot be written.
         """
         digest = catalogue.digest if catalogue is not None else paths.digest()
-        folder = cache_dir(cache)
-        stem = "index-" + hashlib.sha256(str(paths.heads.resolve()).encode()).hexdigest()[:8]
-        target = folder / f"{stem}-{digest[:16]}-v{SCHEMA_VERSION}.sqlite"
+        target = paths.index_file(digest, cache)
         if rebuild or not target.is_file():
-            from catalogue.db import build
-            from catalogue.loader import load
-
-            build(catalogue if catalogue is not None else load(paths.heads), target)
-            for old in folder.glob(f"{stem}-*.sqlite"):
-                if old != target:
-                    old.unlink(missing_ok=True)
-        return cls(target)
+            _build(paths, target, catalogue)
+        return cls(target, paths, cache)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -78,9 +60,19 @@ class Index:
             self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
         return self._conn
 
-    def raw(self, sql: str, params: dict[str, object] | tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-        """Run a read-only SQL query."""
-        return list(self.conn.execute(sql, params).fetchall())
+    def raw(self, sql: str, params: dict[str, object] | tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only SQL query. A damaged index file is rebuilt once and the query run again."""
+        try:
+            return list(self.conn.execute(sql, params).fetchall())
+        except sqlite3.DatabaseError as exc:
+            if self._repaired or self._paths is None:
+                raise
+            print(f"note: the index {self.path} was unreadable ({exc}); rebuilding it from the data", file=sys.stderr)
+            self.dispose()
+            self.path.unlink(missing_ok=True)
+            _build(self._paths, self.path, None)
+            self._repaired = True
+            return list(self.conn.execute(sql, params).fetchall())
 
     def meta(self, key: str) -> str:
         rows = self.raw("SELECT value FROM meta WHERE key = ?", (key,))
@@ -90,3 +82,26 @@ class Index:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _build(paths: DataPaths, target: Path, catalogue: Catalogue | None) -> None:
+    """Build the index; when the disk is full, remove this data folder's older indexes and try once more."""
+    from catalogue.db import build
+    from catalogue.loader import load
+
+    cat = catalogue if catalogue is not None else load(paths.folder)
+    try:
+        build(cat, target)
+    except OSError:
+        if not _remove_others(paths, target):
+            raise
+        build(cat, target)
+    _remove_others(paths, target)
+
+
+def _remove_others(paths: DataPaths, target: Path) -> list[Path]:
+    """Remove the index files of other versions of this data folder; returns them."""
+    old = [p for p in target.parent.glob(f"{paths.index_stem()}-*.sqlite") if p != target]
+    for p in old:
+        p.unlink(missing_ok=True)
+    return old

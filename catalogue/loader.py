@@ -1,21 +1,23 @@
-"""YAML + BibTeX -> a validated :class:`Catalogue`. Every error is gathered, each with file:line.
+"""YAML + BibTeX -> a validated :class:`Catalogue`. Every error is gathered in a :class:`Report`, each with file:line.
 
-The data lives in one folder (``data/`` by default)::
+The data lives in one folder (``data/`` by default, see :mod:`catalogue.paths`)::
 
-    heads.yaml       head types and their evidence (the file contributors edit)
+    heads/<id>.yaml  one head type per file; the file name is its id (the files contributors edit)
     models.yaml      the model registry
     taxonomy.yaml    stages, sub-categories, methods and benchmarks
     references.bib   every cited work
 
-Reading is defensive: a missing file, a file over :data:`MAX_BYTES`, bytes that are not
-UTF-8, YAML syntax errors, anchors/aliases (a YAML "billion laughs" bomb), custom tags and
-duplicate mapping keys are each reported as a :class:`Problem` with the file and line.
+Reading is defensive: a missing file, a file over :data:`MAX_BYTES`, bytes that are not UTF-8 or
+are NUL, nesting deeper than :data:`MAX_DEPTH`, YAML syntax errors, anchors/aliases (a YAML
+"billion laughs" bomb), custom tags and duplicate mapping keys are each reported as a
+:class:`Problem` with the file and line. Each file is read and parsed once.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +25,7 @@ import yaml
 import yaml_rs
 from pydantic import BaseModel, ValidationError
 
-from catalogue.errors import CatalogueError, Problem
+from catalogue.errors import CatalogueError, Problem, Report
 from catalogue.paths import DataPaths, data_paths, default_data_dir
 from catalogue.refs import parse_references
 from catalogue.schema import (
@@ -32,13 +34,15 @@ from catalogue.schema import (
     ModelInfo,
     Reference,
     Taxonomy,
-    normalize_name,
 )
+from catalogue.vocab import location_problem, normalize_name
 
-__all__ = ["MAX_BYTES", "DataPaths", "check", "data_paths", "default_data_dir", "load", "read_text"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "DataPaths", "check", "data_paths", "default_data_dir", "load", "read_text"]
 
-#: Largest data file accepted (bytes). A 100x catalogue is about 15 MB.
+#: Largest data file accepted (bytes). A 100x catalogue's references.bib is about 15 MB.
 MAX_BYTES = 40 * 1024 * 1024
+#: Deepest YAML nesting accepted, in columns of indentation or open brackets (the data needs about 10).
+MAX_DEPTH = 200
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -53,11 +57,22 @@ def _display(path: Path) -> str:
 # --------------------------------------------------------------------------- reading files
 
 
-def read_text(path: Path, problems: list[Problem], read: dict[Path, bytes] | None = None) -> str | None:
-    """The file's text, or None with a problem recorded (missing, too big, not UTF-8).
+def read_text(
+    path: Path,
+    problems: Report,
+    read: dict[Path, bytes] | None = None,
+    overrides: Mapping[Path, str] | None = None,
+) -> str | None:
+    """The file's text, or None with a problem recorded (missing, too big, not UTF-8, a NUL byte).
 
-    ``read``, if given, collects the bytes read, so the content hash covers exactly what was validated."""
+    ``read``, if given, collects the bytes read, so the content hash covers exactly what was validated.
+    ``overrides`` gives the text of files not yet written (an edit being checked before it is saved)."""
     name = _display(path)
+    if overrides is not None and path in overrides:
+        data = overrides[path].encode("utf-8")
+        if read is not None:
+            read[path] = data
+        return _decode(data, name, problems)
     try:
         size = path.stat().st_size
     except OSError:
@@ -77,12 +92,41 @@ def read_text(path: Path, problems: list[Problem], read: dict[Path, bytes] | Non
     data = path.read_bytes()
     if read is not None:
         read[path] = data
+    return _decode(data, name, problems)
+
+
+def _decode(data: bytes, name: str, problems: Report) -> str | None:
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line = data[:nul].count(b"\n") + 1
+        problems.append(Problem(name, line, "", "the file holds a NUL byte (0x00)", "remove it: data files are text"))
+        return None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         problems.append(Problem(name, line, "", f"byte 0x{data[exc.start]:02x} is not UTF-8", "save the file as UTF-8"))
         return None
+
+
+def _too_deep(text: str) -> int | None:
+    """The first line nested deeper than :data:`MAX_DEPTH` (indentation, ``- - -`` prefixes or open brackets).
+
+    Checked before any parser runs: a parser's recursion on deeply nested YAML can crash the process."""
+    depth = 0
+    for i, line in enumerate(text.split("\n"), start=1):
+        prefix = len(line) - len(line.lstrip(" -?:\t"))
+        if prefix > MAX_DEPTH:
+            return i
+        if "[" in line or "{" in line or depth:
+            for c in line:
+                if c in "[{":
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        return i
+                elif c in "]}":
+                    depth = max(0, depth - 1)
+    return None
 
 
 _NO_ALIASES = yaml_rs.AliasLimits(max_total_replayed_events=0, max_alias_expansions_per_anchor=0)
@@ -122,9 +166,15 @@ class _StrictLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.S
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
-def _parse_yaml(text: str, name: str, problems: list[Problem]) -> Any:
+def _parse_yaml(text: str, name: str, problems: Report) -> Any:
     """Parse with yaml-rs (fast, YAML 1.2, aliases and duplicate keys refused); on any error re-parse
     with PyYAML's strict loader, whose marks give the line and our own message."""
+    deep = _too_deep(text)
+    if deep is not None:
+        problems.append(
+            Problem(name, deep, "", f"nesting deeper than {MAX_DEPTH} levels", "catalogue data needs a few levels only")
+        )
+        return None
     fallback = ""
     if not _has_tag(text):  # yaml-rs ignores tags on collections; PyYAML refuses unknown ones
         try:
@@ -189,7 +239,7 @@ class _Lines:
 # --------------------------------------------------------------------------- validation
 
 
-def _where(path: Sequence[str | int], label: Callable[[int], str]) -> str:
+def _where(path: Sequence[str | int], label: Callable[[int], str] = lambda i: "") -> str:
     out = ""
     for i, part in enumerate(path):
         if isinstance(part, int):
@@ -201,14 +251,29 @@ def _where(path: Sequence[str | int], label: Callable[[int], str]) -> str:
     return out
 
 
+def _pydantic_problems(
+    exc: ValidationError, prefix: tuple[str | int, ...], name: str, lines: _Lines, label: Callable[[int], str]
+) -> Iterator[Problem]:
+    for err in exc.errors():
+        loc = (*prefix, *err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg, hint = "unknown field", "remove it or fix its spelling (`heads schema` lists the fields)"
+        elif err["type"] == "missing":
+            msg, hint = "required field is missing", "add it"
+        elif err["type"] == "literal_error":
+            hint = "use one of the listed values"
+        else:
+            hint = ""
+        yield Problem(name, lines(loc), _where(loc, label), msg, hint)
+
+
 def _validate_list(
-    model: type[M], items: Any, key: str, name: str, lines: _Lines, problems: list[Problem]
+    model: type[M], items: Any, key: str, name: str, lines: _Lines, problems: Report
 ) -> list[tuple[int, M]]:
     """Validate ``items`` (the list under ``key``) item by item; returns (index, object) pairs."""
     if not isinstance(items, list):
-        problems.append(
-            Problem(name, lines([key]), key, f"`{key}:` must be a list", f"write `{key}:` then `- ...` items")
-        )
+        problems.add(Problem(name, lines([key]), key, f"`{key}:` must be a list", f"write `{key}:` then `- ...` items"))
         return []
     out: list[tuple[int, M]] = []
 
@@ -220,69 +285,104 @@ def _validate_list(
         try:
             out.append((i, model.model_validate(item)))
         except ValidationError as exc:
-            for err in exc.errors():
-                loc = (key, i, *err["loc"])
-                msg = err["msg"].removeprefix("Value error, ")
-                if err["type"] == "extra_forbidden":
-                    msg, hint = "unknown field", "remove it or fix its spelling (`heads schema` lists the fields)"
-                elif err["type"] == "missing":
-                    msg, hint = "required field is missing", "add it"
-                elif err["type"] == "literal_error":
-                    hint = "use one of the listed values"
-                else:
-                    hint = ""
-                problems.append(Problem(name, lines(loc), _where(loc, label), msg, hint))
+            problems.extend(_pydantic_problems(exc, (key, i), name, lines, label))
     return out
 
 
-def _load_yaml(path: Path, key: str, problems: list[Problem], read: dict[Path, bytes]) -> tuple[Any, _Lines, str]:
+def _load_yaml(
+    path: Path, key: str, problems: Report, read: dict[Path, bytes], overrides: Mapping[Path, str] | None
+) -> tuple[Any, _Lines, str]:
+    """A YAML file whose top level is a mapping with ``key`` (``key=""``: any mapping)."""
     name = _display(path)
-    text = read_text(path, problems, read)
+    text = read_text(path, problems, read, overrides)
     if text is None:
         return None, _Lines(""), name
     lines = _Lines(text)
     doc = _parse_yaml(text, name, problems)
-    if doc is None and not any(p.file == name for p in problems):
-        problems.append(Problem(name, 1, "", "file is empty", f"it must hold a mapping with `{key}:`"))
-    elif doc is not None and (not isinstance(doc, dict) or key not in doc):
-        problems.append(
-            Problem(name, 1, "", f"expected a mapping with a `{key}:` list at the top", f"start the file with `{key}:`")
-        )
+    what = f"a mapping with a `{key}:` list" if key else "a mapping of the head type's fields (`id:`, `name:`, ...)"
+    if doc is None and not problems.about(name):
+        problems.add(Problem(name, 1, "", "file is empty", f"it must hold {what}"))
+    elif doc is not None and (not isinstance(doc, dict) or (key and key not in doc)):
+        start = f"start the file with `{key}:`" if key else "start the file with `id: <the file name>`"
+        problems.add(Problem(name, 1, "", f"expected {what} at the top", start))
         return None, lines, name
     return doc, lines, name
 
 
-def _check(paths: DataPaths) -> tuple[Catalogue | None, list[Problem]]:
-    problems: list[Problem] = []
+@dataclass(frozen=True)
+class _HeadFile:
+    """A validated head type and the file it was read from (for messages that point at lines)."""
+
+    name: str
+    lines: _Lines
+    head: HeadType
+
+
+def _read_heads(
+    paths: DataPaths, problems: Report, read: dict[Path, bytes], overrides: Mapping[Path, str] | None
+) -> tuple[list[_HeadFile], set[str]]:
+    """Every head-type file, validated; also the ids of files that failed (they still count as known)."""
+    files = paths.head_files()
+    extra = [p for p in (overrides or {}) if p.parent == paths.heads and p not in files]
+    if not paths.heads.is_dir() and not extra:
+        problems.add(
+            Problem(_display(paths.heads), None, "", "folder not found", "the data folder needs heads/<id>.yaml files")
+        )
+        return [], set()
+    out: list[_HeadFile] = []
+    known: set[str] = set()
+    for path in sorted([*files, *extra]):
+        name = _display(path)
+        if path.suffix != ".yaml":
+            problems.add(Problem(name, None, "", "head-type files end in .yaml", f"rename it to {path.stem}.yaml"))
+            continue
+        known.add(path.stem)
+        doc, lines, name = _load_yaml(path, "", problems, read, overrides)
+        if not isinstance(doc, dict):
+            continue
+        try:
+            head = HeadType.model_validate(doc)
+        except ValidationError as exc:
+            problems.extend(_pydantic_problems(exc, (), name, lines, lambda i: ""))
+            continue
+        if head.id != path.stem:
+            problems.add(
+                Problem(
+                    name,
+                    lines(("id",)),
+                    "id",
+                    f"id {head.id!r} does not match the file name {path.name!r}",
+                    f"name the file {head.id}.yaml, or make the id {path.stem!r}",
+                )
+            )
+            continue
+        out.append(_HeadFile(name, lines, head))
+    return out, known
+
+
+def _check(paths: DataPaths, overrides: Mapping[Path, str] | None = None) -> tuple[Catalogue | None, Report]:
+    problems = Report()
     read: dict[Path, bytes] = {}  # every byte validated, for the content hash
 
     # references
     ref_name = _display(paths.references)
-    bib_text = read_text(paths.references, problems, read)
+    bib_text = read_text(paths.references, problems, read, overrides)
     references: dict[str, Reference] = {}
     if bib_text is not None:
         references, bib_problems = parse_references(bib_text, file=ref_name)
-        problems += bib_problems
+        problems.extend(bib_problems)
 
     # taxonomy
-    tax_doc, tax_lines, tax_name = _load_yaml(paths.taxonomy, "stages", problems, read)
+    tax_doc, tax_lines, tax_name = _load_yaml(paths.taxonomy, "stages", problems, read, overrides)
     taxonomy: Taxonomy | None = None
     if isinstance(tax_doc, dict):
         try:
             taxonomy = Taxonomy.model_validate(tax_doc)
         except ValidationError as exc:
-            for err in exc.errors():
-                problems.append(
-                    Problem(
-                        tax_name,
-                        tax_lines(err["loc"]),
-                        _where(err["loc"], lambda i: ""),
-                        err["msg"].removeprefix("Value error, "),
-                    )
-                )
+            problems.extend(_pydantic_problems(exc, (), tax_name, tax_lines, lambda i: ""))
 
     # models
-    mod_doc, mod_lines, mod_name = _load_yaml(paths.models, "models", problems, read)
+    mod_doc, mod_lines, mod_name = _load_yaml(paths.models, "models", problems, read, overrides)
     models = (
         _validate_list(ModelInfo, mod_doc["models"], "models", mod_name, mod_lines, problems)
         if isinstance(mod_doc, dict)
@@ -291,7 +391,7 @@ def _check(paths: DataPaths) -> tuple[Catalogue | None, list[Problem]]:
     model_ids: dict[str, ModelInfo] = {}
     for i, m in models:
         if m.id in model_ids:
-            problems.append(
+            problems.add(
                 Problem(
                     mod_name,
                     mod_lines(("models", i, "id")),
@@ -302,24 +402,13 @@ def _check(paths: DataPaths) -> tuple[Catalogue | None, list[Problem]]:
             )
         model_ids[m.id] = m
 
-    # heads
-    heads_doc, lines, name = _load_yaml(paths.heads, "heads", problems, read)
-    heads = (
-        _validate_list(HeadType, heads_doc["heads"], "heads", name, lines, problems)
-        if isinstance(heads_doc, dict)
-        else []
-    )
-    # ids of entries that failed validation still count as known, so one error does not cascade
-    raw_ids = (
-        {x["id"] for x in heads_doc["heads"] if isinstance(x, dict) and isinstance(x.get("id"), str)}
-        if (isinstance(heads_doc, dict) and isinstance(heads_doc["heads"], list))
-        else set()
-    )
-    problems += list(_cross_check(heads, raw_ids, model_ids, references, name, lines))
+    # head types, one file each
+    heads, known_ids = _read_heads(paths, problems, read, overrides)
+    problems.extend(_cross_check(heads, known_ids, model_ids, references))
 
     if taxonomy is not None:
         if taxonomy.cite not in references:
-            problems.append(
+            problems.add(
                 Problem(
                     tax_name,
                     tax_lines(("cite",)),
@@ -330,7 +419,7 @@ def _check(paths: DataPaths) -> tuple[Catalogue | None, list[Problem]]:
             )
         for i, b in enumerate(taxonomy.benchmarks):
             if b.cite and b.cite not in references:
-                problems.append(
+                problems.add(
                     Problem(
                         tax_name,
                         tax_lines(("benchmarks", i, "cite")),
@@ -340,93 +429,117 @@ def _check(paths: DataPaths) -> tuple[Catalogue | None, list[Problem]]:
                     )
                 )
 
-    errors = [p for p in problems if p.severity == "error"]
-    if errors or taxonomy is None:
+    if problems.has_errors() or taxonomy is None:
         return None, problems
     cat = Catalogue(
-        heads=[h for _, h in heads],
+        heads=[f.head for f in heads],
         models=list(model_ids.values()),
         taxonomy=taxonomy,
         references=references,
         digest=paths.digest(read),
     )
     for key in sorted(set(references) - cat.cited_keys()):
-        problems.append(
+        problems.add(
             Problem(
-                ref_name, None, f"@{key}", "nothing cites this entry", "cite it from heads.yaml or remove it", "warning"
+                ref_name,
+                None,
+                f"@{key}",
+                "nothing cites this entry",
+                "cite it from a head type or remove it",
+                "warning",
             )
         )
     return cat, problems
 
 
+def _evidence_key(e: Any) -> str:
+    """Two records are duplicates when they are equal in every field but ``note``."""
+    return str(e.model_dump_json(exclude={"note"}))
+
+
 def _cross_check(
-    heads: list[tuple[int, HeadType]],
+    heads: list[_HeadFile],
     known_ids: set[str],
     models: dict[str, ModelInfo],
     refs: dict[str, Reference],
-    name: str,
-    lines: _Lines,
 ) -> Iterator[Problem]:
-    ids: dict[str, int] = {}
     names: dict[str, str] = {}
-    for i, h in heads:
-        where = f"heads[{i}] ({h.id})"
-        if h.id in ids:
-            yield Problem(
-                name,
-                lines(("heads", i, "id")),
-                where,
-                f"duplicate id {h.id!r} (also heads[{ids[h.id]}])",
-                "merge the two entries or rename one",
-            )
-            continue
-        ids[h.id] = i
+    checks: dict[str, str] = {}
+    ids = {f.head.id for f in heads} | known_ids
+    for f in heads:
+        h, name, lines = f.head, f.name, f.lines
         for j, n in enumerate(h.names):
-            key = normalize_name(n)
-            owner = names.setdefault(key, h.id)
+            owner = names.setdefault(normalize_name(n), h.id)
             if owner != h.id:
-                path = ("heads", i, "aliases", j - 2) if j >= 2 else ("heads", i, "name")
+                path: tuple[str | int, ...] = ("aliases", j - 2) if j >= 2 else ("name",)
                 yield Problem(
                     name,
                     lines(path),
-                    where,
+                    _where(path),
                     f"name {n!r} is already used by {owner!r}",
                     "an alias may belong to one head type only",
                 )
-    for i, h in heads:
-        where = f"heads[{i}] ({h.id})"
-        for j, r in enumerate(h.related):
-            if r.head not in ids and r.head not in known_ids:
+        if h.check is not None:
+            owner = checks.setdefault(h.check, h.id)
+            if owner != h.id:
                 yield Problem(
                     name,
-                    lines(("heads", i, "related", j, "head")),
-                    f"{where} related[{j}].head",
+                    lines(("check",)),
+                    "check",
+                    f"check {h.check!r} already serves {owner!r}",
+                    "a check serves one head type: remove one of the two `check:` lines",
+                )
+        for j, r in enumerate(h.related):
+            path = ("related", j, "head")
+            if r.head not in ids:
+                yield Problem(
+                    name,
+                    lines(path),
+                    _where(path),
                     f"unknown head type {r.head!r}",
-                    "use the id of a head type in this file",
+                    "use the id of a head type (the name of a file in heads/)",
                 )
             elif r.head == h.id:
-                yield Problem(
-                    name,
-                    lines(("heads", i, "related", j, "head")),
-                    f"{where} related[{j}].head",
-                    "a head type cannot relate to itself",
-                )
+                yield Problem(name, lines(path), _where(path), "a head type cannot relate to itself")
+        seen: dict[str, int] = {}
         for j, e in enumerate(h.evidence):
-            ew = f"{where} evidence[{j}]"
-            if e.cite not in refs:
+            key = _evidence_key(e)
+            if key in seen:
+                path = ("evidence", j)
                 yield Problem(
                     name,
-                    lines(("heads", i, "evidence", j, "cite")),
-                    f"{ew}.cite",
+                    lines(path),
+                    _where(path),
+                    f"the same evidence as evidence[{seen[key]}]",
+                    "remove the duplicate, or say in `task`/`method_detail` how the two differ",
+                )
+            seen.setdefault(key, j)
+            if e.cite not in refs:
+                path = ("evidence", j, "cite")
+                yield Problem(
+                    name,
+                    lines(path),
+                    _where(path),
                     f"unknown cite key {e.cite!r}",
                     "add the entry to references.bib or fix the key",
                 )
-            for model in filter(None, (e.model, e.reproduced.model if e.reproduced else None)):
-                if model not in models:
+            if e.reproduced is not None and e.reproduced.check != h.check:
+                path = ("evidence", j, "reproduced", "check")
+                yield Problem(
+                    name,
+                    lines(path),
+                    _where(path),
+                    f"check {e.reproduced.check!r} does not serve {h.id} (its check is {h.check!r})",
+                    "record a reproduction under the head type its check serves",
+                )
+            for field in ("model", "reproduced"):
+                model = e.model if field == "model" else (e.reproduced.model if e.reproduced else None)
+                if model is not None and model not in models:
+                    path = ("evidence", j, field) if field == "model" else ("evidence", j, "reproduced", "model")
                     yield Problem(
                         name,
-                        lines(("heads", i, "evidence", j, "model")),
-                        f"{ew}.model",
+                        lines(path),
+                        _where(path),
                         f"unknown model {model!r}",
                         "add it to models.yaml or use a registry id",
                     )
@@ -434,33 +547,32 @@ def _cross_check(
             for k, loc in enumerate(e.locations):
                 if m is None:
                     break
-                if (m.layers is not None and loc.layer >= m.layers) or (m.heads is not None and loc.head >= m.heads):
-                    yield Problem(
-                        name,
-                        lines(("heads", i, "evidence", j, "locations", k)),
-                        f"{ew}.locations[{k}]",
-                        f"{loc} is outside {m.id} ({m.layers} layers x {m.heads} heads, 0-indexed)",
-                        "layers and heads count from 0; check the source's convention",
+                why = location_problem(loc.layer, loc.head, m.id, m.layers, m.heads)
+                if why is not None:
+                    path = ("evidence", j, "locations", k)
+                    hint = (
+                        "add layers/heads (and their source) to models.yaml"
+                        if m.layers is None or m.heads is None
+                        else "check the source's convention (1-indexed numbers must be converted)"
                     )
-                elif m.layers is None or m.heads is None:
-                    yield Problem(
-                        name,
-                        lines(("heads", i, "evidence", j, "locations", k)),
-                        f"{ew}.locations[{k}]",
-                        f"{m.id} has no recorded dimensions, so {loc} cannot be checked",
-                        "add layers/heads (and their source) to models.yaml",
-                    )
-                    break
+                    yield Problem(name, lines(path), _where(path), why, hint)
+                    if m.layers is None or m.heads is None:
+                        break
 
 
-def check(path: str | Path | None = None) -> tuple[Catalogue | None, list[Problem]]:
-    """Load and cross-check the data; returns the catalogue (None on any error) and all problems, warnings included."""
-    return _check(data_paths(path))
+def check(
+    path: str | Path | None = None, *, overrides: Mapping[Path, str] | None = None
+) -> tuple[Catalogue | None, Report]:
+    """Load and cross-check the data; returns the catalogue (None on any error) and a report of all problems.
+
+    ``overrides`` maps data files to text to check in place of what is on disk (an edit before it is written).
+    """
+    return _check(data_paths(path), overrides)
 
 
 def load(path: str | Path | None = None) -> Catalogue:
     """The validated catalogue. Raises :class:`CatalogueError` listing every error."""
     cat, problems = check(path)
     if cat is None:
-        raise CatalogueError([p for p in problems if p.severity == "error"])
+        raise CatalogueError(problems.errors)
     return cat

@@ -1,4 +1,15 @@
-"""Where the data files are, and their content hash. Light imports only: the CLI's fast path uses it."""
+"""Where the data files and the index files are, and the data's content hash. Standard library only.
+
+The data folder (``data/`` by default)::
+
+    heads/<id>.yaml   one head type per file, the file name is its id (what contributors edit)
+    models.yaml       the model registry
+    taxonomy.yaml     stages, sub-categories, methods and benchmarks
+    references.bib    every cited work
+
+Index files live in a user cache folder; their name carries the data's content hash and
+:data:`SCHEMA_VERSION`, so an edit to the data or a change of the tables is never answered from a stale index.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +21,61 @@ from pathlib import Path
 
 from catalogue import __version__
 
-__all__ = ["DataPaths", "data_paths", "default_data_dir"]
+__all__ = ["SCHEMA_VERSION", "DataPaths", "cache_dir", "data_paths", "default_data_dir"]
+
+#: Bumped whenever the index tables change, so old index files are never read.
+SCHEMA_VERSION = "3"
+
+#: The folder of head-type files inside a data folder.
+HEADS_DIR = "heads"
 
 
 @dataclass(frozen=True)
 class DataPaths:
-    heads: Path
-    models: Path
-    taxonomy: Path
-    references: Path
+    """The files of one data folder."""
+
+    folder: Path
+
+    @property
+    def heads(self) -> Path:
+        """The folder holding one ``<id>.yaml`` file per head type."""
+        return self.folder / HEADS_DIR
+
+    @property
+    def models(self) -> Path:
+        return self.folder / "models.yaml"
+
+    @property
+    def taxonomy(self) -> Path:
+        return self.folder / "taxonomy.yaml"
+
+    @property
+    def references(self) -> Path:
+        return self.folder / "references.bib"
+
+    def head_file(self, head_id: str) -> Path:
+        return self.heads / f"{head_id}.yaml"
+
+    def head_files(self) -> list[Path]:
+        """Every ``*.yaml`` file in the heads folder, sorted by name (``*.yml`` too, so the loader can refuse it)."""
+        try:
+            return sorted(
+                p for p in self.heads.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith(".")
+            )
+        except OSError:
+            return []
 
     def all(self) -> tuple[Path, ...]:
-        return (self.heads, self.models, self.taxonomy, self.references)
+        """Every data file, in a fixed order: the content hash covers exactly these."""
+        return (*self.head_files(), self.models, self.taxonomy, self.references)
 
     def digest(self, contents: Mapping[Path, bytes] | None = None) -> str:
-        """Content hash of the four files and the package version: the index's cache key.
+        """Content hash of the data files and the package version: the index's cache key.
 
         ``contents`` holds bytes already read (by the loader); other files are read here."""
         h = hashlib.sha256(__version__.encode())
         for p in self.all():
-            h.update(str(p.resolve()).encode() + b"\0")
+            h.update(p.relative_to(self.folder).as_posix().encode() + b"\0")
             try:
                 h.update(contents[p] if contents is not None and p in contents else p.read_bytes())
             except OSError:
@@ -37,21 +83,47 @@ class DataPaths:
             h.update(b"\0")
         return h.hexdigest()
 
+    def index_stem(self) -> str:
+        """The prefix shared by every index file of this data folder."""
+        return "index-" + hashlib.sha256(str(self.folder.resolve()).encode()).hexdigest()[:8]
+
+    def index_file(self, digest: str, cache: str | Path | None = None) -> Path:
+        """The index file for data with this content hash."""
+        return cache_dir(cache) / f"{self.index_stem()}-{digest[:16]}-v{SCHEMA_VERSION}.sqlite"
+
 
 def default_data_dir() -> Path:
-    """``$HEADS_DATA_DIR``, else the catalogue shipped with the package, else ``./data``."""
+    """``$HEADS_DATA_DIR``, else the checkout's ``data/``, else the data shipped in the package, else ``./data``."""
     env = os.environ.get("HEADS_DATA_DIR")
     if env:
         return Path(env)
     here = Path(__file__).resolve().parent
     for candidate in (here.parent / "data", here / "_data"):
-        if (candidate / "heads.yaml").is_file():
+        if (candidate / HEADS_DIR).is_dir():
             return candidate
     return Path("data")
 
 
 def data_paths(path: str | Path | None = None) -> DataPaths:
-    """Resolve a data folder, or a heads.yaml whose siblings hold the rest."""
+    """The data folder at ``path`` (default :func:`default_data_dir`).
+
+    ``path`` may also name the ``heads/`` folder or one head-type file in it; the data folder is then above it.
+    """
     p = Path(path) if path is not None else default_data_dir()
-    folder, heads = (p.parent, p) if p.suffix in (".yaml", ".yml") else (p, p / "heads.yaml")
-    return DataPaths(heads, folder / "models.yaml", folder / "taxonomy.yaml", folder / "references.bib")
+    if p.suffix in (".yaml", ".yml") and p.parent.name == HEADS_DIR:
+        p = p.parent.parent
+    elif p.name == HEADS_DIR and not (p / HEADS_DIR).is_dir():
+        p = p.parent
+    return DataPaths(p)
+
+
+def cache_dir(override: str | Path | None = None) -> Path:
+    """Where index files (and the verification models) live: the override, ``$HEADS_CACHE_DIR``,
+    or ``$XDG_CACHE_HOME/attention-head-catalogue`` (``~/.cache/...``)."""
+    if override:
+        return Path(override)
+    env = os.environ.get("HEADS_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "attention-head-catalogue"

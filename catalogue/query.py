@@ -1,32 +1,34 @@
-"""Read functions over the SQLite index: list, show, search, where, model maps, citations, stats."""
+"""Read functions over the SQLite index: list, show, search, where, model maps, citations, stats.
+
+No pydantic here: each answer is the JSON the index stored for a validated object, decoded to plain
+``dict``s (a head type as ``HeadType.model_dump(mode="json", exclude_defaults=True)``, so absent keys
+mean the field's default). Bad arguments raise :class:`~catalogue.errors.UsageError` with a hint.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
-from catalogue.errors import UnknownHeadError, UsageError
+from catalogue.errors import UnknownHeadError, UnknownModelError, UsageError
+from catalogue.headmap import HeadMap, build
 from catalogue.index import Index
-from catalogue.schema import (
+from catalogue.vocab import (
     METHODS,
     STAGES,
-    Evidence,
-    HeadType,
-    Location,
-    ModelInfo,
-    Reference,
-    Taxonomy,
-    find_model,
+    location_problem,
     normalize_name,
     parse_location,
+    stage_id,
     suggest,
 )
 
 __all__ = [
     "Filters",
     "Hit",
-    "ModelMap",
     "Stats",
     "all_heads",
     "cite",
@@ -34,6 +36,7 @@ __all__ = [
     "list_rows",
     "model_map",
     "models",
+    "parse_head_ref",
     "references",
     "resolve_model",
     "search",
@@ -42,6 +45,9 @@ __all__ = [
     "taxonomy",
     "where",
 ]
+
+#: A decoded JSON object from the index.
+Record = dict[str, Any]
 
 _ARXIV_RE = re.compile(r"^(?:arxiv:)?(\d{4}\.\d{4,5})(?:v\d+)?$", re.IGNORECASE)
 
@@ -56,9 +62,8 @@ class Filters:
     in_survey: bool | None = None
 
 
-def _heads(index: Index, sql: str, params: dict[str, object]) -> list[HeadType]:
-    rows = index.raw(sql, params)
-    return [HeadType.model_validate_json(str(r[0])) for r in rows]
+def _json(value: object) -> Any:
+    return json.loads(str(value))
 
 
 def _check_choice(value: str, choices: tuple[str, ...], option: str) -> str:
@@ -71,11 +76,13 @@ def _check_choice(value: str, choices: tuple[str, ...], option: str) -> str:
 
 def resolve_stage(value: str, index: Index) -> str:
     """A stage id from its id, name or abbreviation (KR, ICI, LR, EP)."""
-    tax = taxonomy(index)
-    for s in tax.stages:
-        if value.strip().lower() in (s.id, s.name.lower(), s.abbreviation.lower()):
-            return s.id
-    return _check_choice(value, STAGES, "--stage")
+    found = stage_id(value)
+    if found is not None:
+        return found
+    for s in taxonomy(index)["stages"]:
+        if value.strip().lower() == str(s["name"]).lower():
+            return str(s["id"])
+    raise UsageError(f"--stage {value!r} is not one of: {', '.join(STAGES)} (or KR, ICI, LR, EP)")
 
 
 def resolve_paper(value: str, index: Index) -> str:
@@ -95,22 +102,32 @@ def resolve_paper(value: str, index: Index) -> str:
     raise UsageError(f"--paper {value!r} is neither a cite key nor an arXiv id in the catalogue.{extra}")
 
 
-def resolve_model(value: str, index: Index) -> ModelInfo:
-    """A registry model from its id or Hugging Face id (any case)."""
-    return find_model(models(index), value)
+def resolve_model(value: str, index: Index) -> Record:
+    """A registry model from its id or Hugging Face id (any case; an id wins over a Hugging Face id).
+
+    Raises :class:`~catalogue.errors.UnknownModelError` with close matches."""
+    v = value.strip().lower()
+    rows = index.raw("SELECT data FROM model WHERE id = ?", (v,)) or index.raw(
+        "SELECT data FROM model WHERE hf_id = ?", (v,)
+    )
+    if rows:
+        found: Record = _json(rows[0][0])
+        return found
+    names = {str(i): str(i) for (i,) in index.raw("SELECT id FROM model")}
+    names.update({str(h): str(i) for i, h in index.raw("SELECT id, hf_id FROM model WHERE hf_id IS NOT NULL")})
+    raise UnknownModelError(value, suggest(value, names))
 
 
-def list_heads(index: Index, f: Filters = Filters()) -> list[HeadType]:
+def list_heads(index: Index, f: Filters = Filters()) -> list[Record]:
     """Head types matching every given filter, sorted by stage order then id."""
-    return _heads(index, *_list_sql(index, f, "h.data"))
+    return [_json(r[0]) for r in index.raw(*_list_sql(index, f, "h.data"))]
 
 
 _ROW_COLUMNS = ("id", "name", "stages", "in_survey", "evidence", "models", "years", "summary")
 
 
-def list_rows(index: Index, f: Filters = Filters()) -> list[dict[str, object]]:
-    """Like :func:`list_heads`, as the flat records of ``formats.head_rows``, read from stored columns
-    (no model validation: the fast path for tables and CSV)."""
+def list_rows(index: Index, f: Filters = Filters()) -> list[Record]:
+    """Like :func:`list_heads`, as flat records (id, name, stages, in_survey, evidence, models, years, summary)."""
     sql, params = _list_sql(index, f, ", ".join(f"h.{c}" for c in _ROW_COLUMNS))
     return [{**dict(zip(_ROW_COLUMNS, r, strict=True)), "in_survey": bool(r[3])} for r in index.raw(sql, params)]
 
@@ -126,7 +143,7 @@ def _list_sql(index: Index, f: Filters, columns: str) -> tuple[str, dict[str, ob
         params["method"] = _check_choice(f.method, METHODS, "--method")
     if f.model:
         ev.append("e.model = :model")
-        params["model"] = resolve_model(f.model, index).id
+        params["model"] = resolve_model(f.model, index)["id"]
     if f.paper:
         ev.append("e.cite = :cite")
         params["cite"] = resolve_paper(f.paper, index)
@@ -147,24 +164,25 @@ def _list_sql(index: Index, f: Filters, columns: str) -> tuple[str, dict[str, ob
     return sql, params
 
 
-def all_heads(index: Index) -> list[HeadType]:
-    return _heads(index, "SELECT data FROM head ORDER BY id", {})
+def all_heads(index: Index) -> list[Record]:
+    return [_json(r[0]) for r in index.raw("SELECT data FROM head ORDER BY id")]
 
 
-def show(index: Index, name: str) -> HeadType:
+def show(index: Index, name: str) -> Record:
     """The head type with this id, name or alias (any case); a typo raises with suggestions."""
     rows = index.raw(
         "SELECT h.data FROM name n JOIN head h ON h.id = n.head_id WHERE n.name = ?", (normalize_name(name),)
     )
     if rows:
-        return HeadType.model_validate_json(str(rows[0][0]))
+        found: Record = _json(rows[0][0])
+        return found
     names = {str(n): str(h) for n, h in index.raw("SELECT name, head_id FROM name")}
     raise UnknownHeadError(name, suggest(name, names))
 
 
 @dataclass(frozen=True)
 class Hit:
-    head: HeadType
+    head: Record
     score: float
     snippet: str
 
@@ -181,87 +199,87 @@ def search(index: Index, query: str, *, limit: int = 20) -> list[Hit]:
         "FROM head_fts f JOIN head h ON h.id = f.head_id WHERE head_fts MATCH ? ORDER BY rank, f.head_id LIMIT ?",
         (fts, limit),
     )
-    return [Hit(HeadType.model_validate_json(str(r[3])), -float(str(r[1])), str(r[2])) for r in rows]
+    return [Hit(_json(r[3]), -float(r[1]), str(r[2])) for r in rows]
 
 
-def parse_head_ref(text: str) -> Location:
-    """``L9H9``, ``9.9`` or ``9:9`` -> Location, with a message saying the accepted forms otherwise."""
+def parse_head_ref(text: str) -> tuple[int, int]:
+    """``L9H9``, ``9.9`` or ``9:9`` -> ``(layer, head)``; a :class:`UsageError` naming the accepted forms otherwise."""
     try:
-        layer, head = parse_location(text)
+        return parse_location(text)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    return Location(layer=layer, head=head)
 
 
-def _check_range(m: ModelInfo, loc: Location) -> None:
-    if (m.layers is not None and loc.layer >= m.layers) or (m.heads is not None and loc.head >= m.heads):
-        raise UsageError(
-            f"{loc} is outside {m.id}: it has {m.layers} layers (0-{(m.layers or 1) - 1}) and "
-            f"{m.heads} heads per layer (0-{(m.heads or 1) - 1})"
-        )
+def where(index: Index, model: str, head: str) -> tuple[Record, tuple[int, int], list[tuple[Record, list[Record]]]]:
+    """Every head type recorded at this head of this model, with the evidence records that place it there.
 
-
-def where(index: Index, model: str, head: str) -> tuple[ModelInfo, Location, list[tuple[HeadType, list[Evidence]]]]:
-    """Every head type recorded at this head of this model, with the evidence that places it there."""
+    Returns the model, ``(layer, head)`` and ``[(head type, [evidence, ...]), ...]`` sorted by head-type id."""
     m = resolve_model(model, index)
-    loc = parse_head_ref(head)
-    _check_range(m, loc)
+    layer, h = parse_head_ref(head)
+    why = location_problem(layer, h, m["id"], m.get("layers"), m.get("heads"))
+    if why is not None:
+        raise UsageError(why)
     rows = index.raw(
-        "SELECT DISTINCT l.head_id, e.ordinal FROM location l JOIN evidence e ON e.id = l.evidence_id "
-        "WHERE l.model = ? AND l.layer = ? AND l.head = ? ORDER BY l.head_id, e.ordinal",
-        (m.id, loc.layer, loc.head),
+        "SELECT DISTINCT l.head_id, e.ordinal, h.data FROM location l JOIN evidence e ON e.id = l.evidence_id "
+        "JOIN head h ON h.id = l.head_id WHERE l.model = ? AND l.layer = ? AND l.head = ? "
+        "ORDER BY l.head_id, e.ordinal",
+        (m["id"], layer, h),
     )
-    found: dict[str, list[int]] = {}
-    for hid, k in rows:
-        found.setdefault(str(hid), []).append(int(str(k)))
-    out = []
-    for hid, ks in found.items():
-        h = show(index, hid)
-        out.append((h, [h.evidence[k] for k in ks]))
-    return m, loc, out
+    found: dict[str, tuple[Record, list[Record]]] = {}
+    for hid, k, data in rows:
+        if hid not in found:
+            found[hid] = (_json(data), [])
+        record, evidence = found[hid]
+        evidence.append(record["evidence"][int(k)])
+    return m, (layer, h), list(found.values())
 
 
-@dataclass
-class ModelMap:
-    model: ModelInfo
-    cells: dict[tuple[int, int], list[str]] = field(default_factory=dict)  # (layer, head) -> head-type ids
-    stages: dict[str, list[str]] = field(default_factory=dict)  # head-type id -> its stages
-
-
-def model_map(index: Index, model: str) -> ModelMap:
+def model_map(index: Index, model: str) -> tuple[Record, HeadMap]:
+    """The model and its head map: which head types the evidence places at each of its heads."""
     m = resolve_model(model, index)
-    out = ModelMap(m)
-    for hid, layer, head in index.raw(
-        "SELECT DISTINCT head_id, layer, head FROM location WHERE model = ? ORDER BY layer, head, head_id", (m.id,)
-    ):
-        out.cells.setdefault((int(str(layer)), int(str(head))), []).append(str(hid))
+    records = [
+        (str(hid), int(layer), int(head))
+        for hid, layer, head in index.raw(
+            "SELECT DISTINCT head_id, layer, head FROM location WHERE model = ?", (m["id"],)
+        )
+    ]
+    stages: dict[str, list[str]] = {}
     for hid, stage in index.raw(
-        "SELECT s.head_id, s.stage FROM stage s WHERE s.head_id IN (SELECT head_id FROM location WHERE model = ?)",
-        (m.id,),
+        "SELECT head_id, stage FROM stage WHERE head_id IN (SELECT head_id FROM location WHERE model = ?)", (m["id"],)
     ):
-        out.stages.setdefault(str(hid), []).append(str(stage))
-    return out
+        stages.setdefault(str(hid), []).append(str(stage))
+    return m, build(m["id"], m.get("layers"), m.get("heads"), records, stages)
 
 
-def models(index: Index) -> list[ModelInfo]:
-    return [ModelInfo.model_validate_json(str(r[0])) for r in index.raw("SELECT data FROM model ORDER BY id")]
+def models(index: Index) -> list[Record]:
+    return [_json(r[0]) for r in index.raw("SELECT data FROM model ORDER BY id")]
 
 
-def references(index: Index) -> list[Reference]:
-    return [Reference.model_validate_json(str(r[0])) for r in index.raw("SELECT data FROM reference ORDER BY key")]
+def references(index: Index) -> list[Record]:
+    return [_json(r[0]) for r in index.raw("SELECT data FROM reference ORDER BY key")]
 
 
-def cite(index: Index, names: list[str]) -> list[Reference]:
+def reference_labels(index: Index, heads: list[Record] | None = None) -> dict[str, str]:
+    """Cite key -> short label (``Wang et al., 2022``), for the works these head types cite (default: all)."""
+    rows = index.raw("SELECT key, json_extract(data, '$.short') FROM reference")
+    if heads is not None:
+        keys = {e["cite"] for h in heads for e in h["evidence"]}
+        rows = [r for r in rows if r[0] in keys]
+    return {str(k): str(v) for k, v in rows}
+
+
+def cite(index: Index, names: list[str]) -> list[Record]:
     """The works cited in the evidence of these head types, each once, sorted by key."""
     keys: set[str] = set()
     for n in names:
-        keys |= {e.cite for e in show(index, n).evidence}
+        keys |= {e["cite"] for e in show(index, n)["evidence"]}
     rows = index.raw(f"SELECT data FROM reference WHERE key IN ({','.join('?' * len(keys))}) ORDER BY key", tuple(keys))
-    return [Reference.model_validate_json(str(r[0])) for r in rows]
+    return [_json(r[0]) for r in rows]
 
 
-def taxonomy(index: Index) -> Taxonomy:
-    return Taxonomy.model_validate_json(index.meta("taxonomy"))
+def taxonomy(index: Index) -> Record:
+    found: Record = _json(index.meta("taxonomy"))
+    return found
 
 
 @dataclass
@@ -277,13 +295,28 @@ class Stats:
     by_model: Counter[str]
     by_year: Counter[str]
 
+    def as_dict(self) -> dict[str, object]:
+        """The figures as one mapping, in print order (counters most common first, years in order)."""
+        return {
+            "head_types": self.heads,
+            "evidence": self.evidence,
+            "evidence_with_locations": self.located_evidence,
+            "locations": self.locations,
+            "works": self.references,
+            "models_with_evidence": self.models,
+            "by_stage": dict(self.by_stage.most_common()),
+            "by_method": dict(self.by_method.most_common()),
+            "by_model": dict(self.by_model.most_common()),
+            "works_by_year": dict(sorted(self.by_year.items())),
+        }
+
 
 def stats(index: Index) -> Stats:
     def count(sql: str) -> int:
-        return int(str(index.raw(sql)[0][0]))
+        return int(index.raw(sql)[0][0])
 
     def counter(sql: str) -> Counter[str]:
-        return Counter({str(k): int(str(v)) for k, v in index.raw(sql)})
+        return Counter({str(k): int(v) for k, v in index.raw(sql)})
 
     return Stats(
         heads=count("SELECT COUNT(*) FROM head"),

@@ -8,7 +8,6 @@ vocabularies are ``Literal`` types; their runtime lists are derived from the typ
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Annotated, Literal, get_args
 
@@ -19,6 +18,28 @@ from pydantic import (
     StringConstraints,
     field_validator,
     model_validator,
+)
+
+from catalogue.vocab import (
+    CHECKS,
+    MAX_INDEX,
+    METHODS,
+    PLACED_BY,
+    RELATION_KINDS,
+    STAGE_ABBREVIATIONS,
+    STAGES,
+    SUBCATEGORIES,
+    SUBCATEGORY_STAGE,
+    CheckId,
+    MethodId,
+    PlacedBy,
+    RelationKind,
+    StageId,
+    SubcategoryId,
+    format_location,
+    normalize_name,
+    parse_location,
+    suggest,
 )
 
 __all__ = [
@@ -65,98 +86,11 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 
 # --------------------------------------------------------------------------- vocabularies
 
-StageId = Literal[
-    "knowledge-recalling",
-    "in-context-identification",
-    "latent-reasoning",
-    "expression-preparation",
-]
-STAGES: tuple[str, ...] = get_args(StageId)
-
-SubcategoryId = Literal[
-    "general-tasks",
-    "specific-tasks",
-    "overall-structure",
-    "syntactic-information",
-    "semantic-information",
-    "icl-task-recognition",
-    "icl-task-learning",
-    "effective-reasoning",
-    "task-specific-reasoning",
-    "information-aggregation",
-    "signal-amplification",
-    "instruction-alignment",
-]
-SUBCATEGORIES: tuple[str, ...] = get_args(SubcategoryId)
-
-#: Which stage each sub-category belongs to (the survey's taxonomy figure).
-SUBCATEGORY_STAGE: dict[str, str] = {
-    "general-tasks": "knowledge-recalling",
-    "specific-tasks": "knowledge-recalling",
-    "overall-structure": "in-context-identification",
-    "syntactic-information": "in-context-identification",
-    "semantic-information": "in-context-identification",
-    "icl-task-recognition": "latent-reasoning",
-    "icl-task-learning": "latent-reasoning",
-    "effective-reasoning": "latent-reasoning",
-    "task-specific-reasoning": "latent-reasoning",
-    "information-aggregation": "expression-preparation",
-    "signal-amplification": "expression-preparation",
-    "instruction-alignment": "expression-preparation",
-}
-
-MethodId = Literal[
-    "directional-addition",
-    "directional-subtraction",
-    "zero-ablation",
-    "mean-ablation",
-    "activation-patching",
-    "path-patching",
-    "probing",
-    "simplified-model-training",
-    "scoring",
-    "other",
-]
-METHODS: tuple[str, ...] = get_args(MethodId)
-
 MethodFamily = Literal["modeling-free", "modeling-required"]
 MethodType = Literal["modification-based", "replacement-based", "training-required", "training-free"]
 
-PlacedBy = Literal["survey", "catalogue"]
-PLACED_BY: tuple[str, ...] = get_args(PlacedBy)
-
-RelationKind = Literal[
-    "composes-with",
-    "backup-of",
-    "suppresses",
-    "same-heads-as",
-    "subtype-of",
-    "generalizes",
-    "contrasts-with",
-    "feeds",
-]
-RELATION_KINDS: tuple[str, ...] = get_args(RelationKind)
-
 BenchmarkKind = Literal["mechanism-exploration", "common-evaluation"]
 BENCHMARK_KINDS: tuple[str, ...] = get_args(BenchmarkKind)
-
-#: Executable checks in ``catalogue.verify`` (one detector each). Named here so the
-#: schema, the site and the CLI can refer to a check without importing torch.
-CheckId = Literal[
-    "previous-token",
-    "duplicate-token",
-    "induction",
-    "positional",
-    "first-token",
-    "delimiter",
-    "rare-word",
-    "retrieval",
-    "successor",
-    "copy-suppression",
-    "iteration",
-    "local",
-]
-CHECKS: tuple[str, ...] = get_args(CheckId)
 
 #: BibTeX key of this catalogue itself (data/references.bib). Evidence that the catalogue's own
 #: verification scripts produced cites it: the work that *defines* a score is named in
@@ -170,30 +104,16 @@ class _Strict(BaseModel):
 
 # --------------------------------------------------------------------------- locations
 
-_LOCATION_RE = re.compile(r"^\s*(?:L(\d+)\s*H(\d+)|(\d+)\s*[.:/]\s*(\d+))\s*$", re.IGNORECASE)
-
-
-def parse_location(text: str) -> tuple[int, int]:
-    """Parse a head location written ``L9H9``, ``9.9`` or ``9:9`` into ``(layer, head)``.
-
-    Layers and heads are 0-indexed. Raises ``ValueError`` with a hint on any other form.
-    """
-    m = _LOCATION_RE.match(text)
-    if not m:
-        raise ValueError(f"{text!r} is not a head location: write L<layer>H<head> (0-indexed), e.g. L9H9 or 9.9")
-    layer, head = (m.group(1), m.group(2)) if m.group(1) is not None else (m.group(3), m.group(4))
-    return int(layer), int(head)
-
 
 class Location(BaseModel):
     """One attention head: 0-indexed layer and head."""
 
     model_config = ConfigDict(frozen=True)
-    layer: int = Field(ge=0, le=10_000)
-    head: int = Field(ge=0, le=10_000)
+    layer: int = Field(ge=0, le=MAX_INDEX)
+    head: int = Field(ge=0, le=MAX_INDEX)
 
     def __str__(self) -> str:
-        return f"L{self.layer}H{self.head}"
+        return format_location(self.layer, self.head)
 
 
 def _location(value: object) -> object:
@@ -351,10 +271,14 @@ class SubcategoryInfo(_Strict):
 class StageInfo(_Strict):
     id: StageId
     name: ShortText
-    abbreviation: ShortText
     description: Text
     typical_depth: ShortText
     subcategories: list[SubcategoryInfo]
+
+    @property
+    def abbreviation(self) -> str:
+        """The survey's abbreviation (KR, ICI, LR, EP), from :data:`catalogue.vocab.STAGE_ABBREVIATIONS`."""
+        return STAGE_ABBREVIATIONS[self.id]
 
 
 class MethodInfo(_Strict):
@@ -499,24 +423,3 @@ def find_model(models: Iterable[ModelInfo], name: str) -> ModelInfo:
     if found is None:
         raise UnknownModelError(name, suggest(name, {k: m.id for k, m in by_name.items()}))
     return found
-
-
-def normalize_name(name: str) -> str:
-    """Fold case, spacing, hyphens and a trailing 'head(s)' so that names compare loosely."""
-    s = re.sub(r"[\s_\-]+", " ", name.strip().lower())
-    s = re.sub(r"[()]", "", s)
-    s = re.sub(r" (heads?)$", "", s).strip()
-    return s
-
-
-def suggest(name: str, names: dict[str, str], *, n: int = 3) -> list[str]:
-    """Close matches for a misspelt name, as the canonical ids they resolve to."""
-    import difflib
-
-    key = normalize_name(name)
-    out: list[str] = []
-    for match in difflib.get_close_matches(key, list(names), n=n * 3, cutoff=0.6):
-        target = names[match]
-        if target not in out:
-            out.append(target)
-    return out[:n]

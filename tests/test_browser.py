@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_prev
-from test_site import build, hostile_head, write_fixture
+
+from tests.helpers import make_prev
+from tests.test_site import build, hostile_head, write_fixture
 
 pytestmark = pytest.mark.browser
 

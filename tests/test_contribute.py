@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import WriteData, make_head, make_prev
 from typer.testing import CliRunner
 
 from catalogue.cli import app
@@ -15,49 +14,51 @@ from catalogue.contribute import add_evidence, new_head, render_entry
 from catalogue.errors import UnknownHeadError, UnknownModelError, UsageError
 from catalogue.loader import load
 from catalogue.schema import Evidence
+from tests.conftest import WriteData
+from tests.helpers import make_head, make_prev
 
 runner = CliRunner()
 
 # A hand-edited file: comments everywhere, lists indented, folded and quoted text, flow lists, blank lines.
 HAND_WRITTEN = """\
-# yaml-language-server: $schema=heads.schema.json
-# Head types. Locations are 0-indexed.
-heads:
-  # --- latent reasoning ---
-  - id: induction-head
-    name: Induction head
-    aliases: [Induction Head, 'statistical induction head']
-    stages:
-      - stage: latent-reasoning  # survey figure
-        subcategory: icl-task-learning
-        placed_by: survey
-    in_survey: true
-    summary: >-
-      Completes [A][B] ... [A] with [B] by attending
-      to the token after an earlier copy of [A].
-    check: induction
-    evidence:
-      - cite: wang2022interpretability
-        model: gpt2-small
-        locations: [L5H5, '5.8']
-        method: path-patching
-        source: "Section 3.3"  # quoted on purpose
+# yaml-language-server: $schema=../heads.schema.json
+# --- latent reasoning ---
+id: induction-head
+name: Induction head
+aliases: [Induction Head, 'statistical induction head']
+stages:
+  - stage: latent-reasoning  # survey figure
+    subcategory: icl-task-learning
+    placed_by: survey
+in_survey: true
+summary: >-
+  Completes [A][B] ... [A] with [B] by attending
+  to the token after an earlier copy of [A].
+check: induction
+evidence:
+  - cite: wang2022interpretability
+    model: gpt2-small
+    locations: [L5H5, '5.8']
+    method: path-patching
+    source: "Section 3.3"  # quoted on purpose
 
-  # --- in-context identification ---
-  - id: previous-token-head
-    name: Previous-token head
-    stages:
-      - stage: in-context-identification
-        placed_by: survey
-    in_survey: true
-    summary: Attends to the token just before the current one.
-    evidence:
-      - cite: wang2022interpretability
-        model: gpt2-small
-        locations: [L2H2]
-        method: path-patching
-        source: Figure 2
 # end of file
+"""
+
+PREV = """\
+id: previous-token-head
+name: Previous-token head
+stages:
+- stage: in-context-identification
+  placed_by: survey
+in_survey: true
+summary: Attends to the token just before the current one.
+evidence:
+- cite: wang2022interpretability
+  model: gpt2-small
+  locations: [L2H2]
+  method: path-patching
+  source: Figure 2
 """
 
 EVIDENCE = {
@@ -78,27 +79,44 @@ def added_lines(before: str, after: str) -> list[str]:
 
 @pytest.fixture
 def data(write_data: WriteData) -> Path:
-    return write_data(heads_text=HAND_WRITTEN)
+    return write_data(head_texts={"induction-head": HAND_WRITTEN, "previous-token-head": PREV})
+
+
+def induction(data: Path) -> Path:
+    return data / "heads" / "induction-head.yaml"
+
+
+def snapshot(data: Path) -> dict[str, str]:
+    """Every file of the data folder, by name (to check that a refused edit changed nothing)."""
+    return {
+        str(p.relative_to(data)): p.read_text()
+        for p in sorted(data.rglob("*"))
+        if p.is_file() and p.name != ".edit.lock"  # the writers' lock file (git-ignored) may stay
+    }
 
 
 def test_add_evidence_appends_one_record_and_changes_nothing_else(data: Path) -> None:
-    before = (data / "heads.yaml").read_text()
-    head, ev = add_evidence("statistical induction head", dict(EVIDENCE), data=data)
+    before = induction(data).read_text()
+    prev = (data / "heads" / "previous-token-head.yaml").read_text()
+    edit = add_evidence("statistical induction head", dict(EVIDENCE), data=data)
+    head, ev = edit.head, edit.evidence
     assert head.id == "induction-head" and ev.model == "gpt2-small"  # the Hugging Face id resolved
-    after = (data / "heads.yaml").read_text()
+    assert edit.path == induction(data)
+    after = induction(data).read_text()
     assert added_lines(before, after) == [
-        "      - cite: olsson2022incontext",
-        "        model: gpt2-small",
-        "        locations: [L1H4, L2H3]",
-        "        method: scoring",
-        "        source: Table 1",
+        "  - cite: olsson2022incontext",
+        "    model: gpt2-small",
+        "    locations: [L1H4, L2H3]",
+        "    method: scoring",
+        "    source: Table 1",
     ]
-    assert after.index("olsson2022incontext") < after.index("# --- in-context identification ---")
-    assert load(data).heads["induction-head"].evidence[-1] == ev
+    assert after.index("olsson2022incontext") < after.index("# end of file")
+    assert (data / "heads" / "previous-token-head.yaml").read_text() == prev  # other head types untouched
+    assert load(data).heads["induction-head"].evidence[-1] == ev == head.evidence[-1]
 
 
-def test_new_head_is_appended_in_the_files_style(data: Path) -> None:
-    before = (data / "heads.yaml").read_text()
+def test_new_head_is_written_to_its_own_file(data: Path) -> None:
+    before = snapshot(data)
     fields = make_head(
         id="name-mover-head",
         name="Name mover head",
@@ -110,33 +128,34 @@ def test_new_head_is_appended_in_the_files_style(data: Path) -> None:
         summary="Copies the name it attends to. " * 6,
         evidence=[dict(EVIDENCE)],
     )
-    head = new_head(fields, data=data)
+    edit = new_head(fields, data=data)
+    head = edit.head
+    assert edit.path == data / "heads" / "name-mover-head.yaml"
     assert head.stages[0].stage == "in-context-identification"
     assert head.stages[0].subcategory == "semantic-information"
-    added = added_lines(before, (data / "heads.yaml").read_text())
-    assert added[0] == "" and added[1] == "  - id: name-mover-head"  # blank line like the other head types
-    assert "    aliases: [name mover]" in added
-    assert all(len(line) <= 120 and line == line.rstrip() for line in added)
-    cat = load(data)
-    assert list(cat.heads)[-1] == "name-mover-head"
-    assert cat.heads["name-mover-head"] == head
+    after = snapshot(data)
+    assert {k: v for k, v in after.items() if k in before} == before  # no other file changed
+    text = edit.path.read_text()
+    assert text.startswith("# yaml-language-server: $schema=../heads.schema.json\n")
+    assert "id: name-mover-head\n" in text and "aliases: [name mover]\n" in text
+    assert all(len(line) <= 120 and line == line.rstrip() for line in text.splitlines())
+    assert load(data).heads["name-mover-head"] == head
 
 
-def test_an_empty_flow_list_becomes_a_block_list(write_data: WriteData) -> None:
-    data = write_data(heads_text="# comment kept\nheads: []\n")
-    new_head(make_head(related=[]), data=data)
-    text = (data / "heads.yaml").read_text()
-    assert text.startswith("# comment kept\nheads:\n- id: induction-head\n")
-    assert list(load(data).heads) == ["induction-head"]
+def test_evidence_list_in_flow_style_is_extended(write_data: WriteData) -> None:
+    """A file whose evidence list is written in flow style still takes a new record, and validates."""
+    data = write_data()
+    add_evidence("previous-token-head", dict(EVIDENCE), data=data)
+    assert load(data).heads["previous-token-head"].evidence[-1].cite == "olsson2022incontext"
 
 
 def test_pyyaml_written_file_keeps_its_wrapping(write_data: WriteData) -> None:
     long = " ".join(["a long summary"] * 20)
     data = write_data(heads=[make_head(summary=long), make_prev()])
-    before = (data / "heads.yaml").read_text()
+    before = induction(data).read_text()
     add_evidence("induction-head", dict(EVIDENCE), data=data)
-    added = added_lines(before, (data / "heads.yaml").read_text())
-    assert added[0] == "  - cite: olsson2022incontext"
+    added = added_lines(before, induction(data).read_text())
+    assert added[0] == "- cite: olsson2022incontext"
 
 
 @pytest.mark.parametrize(
@@ -155,11 +174,11 @@ def test_pyyaml_written_file_keeps_its_wrapping(write_data: WriteData) -> None:
 def test_bad_evidence_is_refused_and_the_file_is_untouched(
     data: Path, change: dict[str, object], error: type[Exception], message: str
 ) -> None:
-    before = (data / "heads.yaml").read_text()
+    before = snapshot(data)
     with pytest.raises(error, match=None) as info:
         add_evidence("induction-head", {**EVIDENCE, **change}, data=data)
     assert message in str(info.value)
-    assert (data / "heads.yaml").read_text() == before
+    assert snapshot(data) == before
 
 
 @pytest.mark.parametrize(
@@ -173,11 +192,11 @@ def test_bad_evidence_is_refused_and_the_file_is_untouched(
     ],
 )
 def test_bad_head_types_are_refused(data: Path, change: dict[str, object], message: str) -> None:
-    before = (data / "heads.yaml").read_text()
+    before = snapshot(data)
     with pytest.raises(UsageError) as info:
         new_head(make_head(**change), data=data)
     assert message in str(info.value)
-    assert (data / "heads.yaml").read_text() == before
+    assert snapshot(data) == before
 
 
 def test_unknown_head_type_suggests_names(data: Path) -> None:
@@ -186,7 +205,7 @@ def test_unknown_head_type_suggests_names(data: Path) -> None:
 
 
 def test_a_duplicate_record_is_refused(data: Path) -> None:
-    existing = yaml.safe_load(HAND_WRITTEN)["heads"][1]["evidence"][0]
+    existing = yaml.safe_load(PREV)["evidence"][0]
     with pytest.raises(UsageError, match="already has this evidence record"):
         add_evidence("previous-token-head", existing, data=data)
 
@@ -195,12 +214,12 @@ def test_an_edit_that_breaks_cross_checks_writes_nothing(data: Path, monkeypatch
     """The final check on a temporary copy is the last line of defence, whatever slipped past the pre-checks."""
     from catalogue import contribute
 
-    monkeypatch.setattr(contribute, "_checked_evidence", lambda cat, ev: ev.model_copy(update={"cite": "ghost"}))
-    before = (data / "heads.yaml").read_text()
-    with pytest.raises(UsageError, match="(?s)nothing was written.*unknown cite key 'ghost'"):
+    monkeypatch.setattr(contribute, "_checked_evidence", lambda index, ev: ev.model_copy(update={"cite": "ghost"}))
+    before = snapshot(data)
+    with pytest.raises(UsageError, match="(?s)nothing was written.*induction-head.yaml:.*unknown cite key 'ghost'"):
         add_evidence("induction-head", dict(EVIDENCE), data=data)
-    assert (data / "heads.yaml").read_text() == before
-    assert [p.name for p in data.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+    assert snapshot(data) == before
+    assert [p.name for p in (data / "heads").iterdir() if p.name.endswith(".tmp")] == []  # no temporary file left
 
 
 def test_invalid_existing_data_is_reported_not_edited(write_data: WriteData) -> None:
@@ -228,7 +247,9 @@ def test_cli_add_evidence(data: Path) -> None:
          "--source", "Table 1"],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert "added evidence from olsson2022incontext on gpt2-small to induction-head" in r.output
+    assert f"wrote {induction(data)}: evidence from olsson2022incontext on gpt2-small added to induction-head" in (
+        r.output.replace("\n", "")
+    )
     ev = load(data).heads["induction-head"].evidence[-1]
     assert ev.value == 0.7 and [str(x) for x in ev.locations] == ["L1H4", "L2H3"]
 
@@ -241,6 +262,7 @@ def test_cli_new(data: Path) -> None:
          "--cite", "olsson2022incontext", "--method", "other", "--source", "Section 5"],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
+    assert str(data / "heads" / "copy-head.yaml") in r.output.replace("\n", "")
     assert load(data).heads["copy-head"].related[0].head == "induction-head"
 
 
@@ -263,7 +285,7 @@ def test_cli_bad_input_exits_1_with_a_message(data: Path, args: list[str], messa
     import subprocess
     import sys
 
-    before = (data / "heads.yaml").read_text()
+    before = snapshot(data)
     r = subprocess.run(
         [sys.executable, "-m", "catalogue", "--data", str(data), *args],
         capture_output=True,
@@ -273,4 +295,22 @@ def test_cli_bad_input_exits_1_with_a_message(data: Path, args: list[str], messa
     assert r.returncode == 1, r.stdout + r.stderr
     assert message in r.stderr
     assert "Traceback" not in r.stderr
-    assert (data / "heads.yaml").read_text() == before
+    assert snapshot(data) == before
+
+
+def test_concurrent_writers_lose_nothing(data: Path, tmp_path: Path) -> None:
+    """Two `heads add-evidence` at once: both report success and both records are saved (no lost update)."""
+    import subprocess
+    import sys
+
+    env_cache = str(tmp_path / "cache-concurrent")
+    cmds = [
+        [sys.executable, "-m", "catalogue", "--data", str(data), "--cache-dir", env_cache, "add-evidence",
+         "induction-head", "--cite", "olsson2022incontext", "--method", "scoring", "--source", f"Table {i}"]
+        for i in range(4)
+    ]  # fmt: skip
+    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]
+    results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+    assert [code for _, _, code in results] == [0, 0, 0, 0], results
+    sources = [e.source for e in load(data).heads["induction-head"].evidence]
+    assert sorted(s for s in sources if s.startswith("Table")) == [f"Table {i}" for i in range(4)]

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import WriteData, make_head, make_prev
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from catalogue import query
 from catalogue.db import build
 from catalogue.errors import CatalogueError
-from catalogue.index import Index, cache_dir
+from catalogue.index import Index
 from catalogue.loader import load
-from catalogue.paths import data_paths
+from catalogue.paths import cache_dir, data_paths
+from catalogue.schema import HeadType
+from tests.conftest import WriteData
+from tests.helpers import make_head, make_prev
 
 
 def test_index_answers_and_is_cached(write_data: WriteData, cache: Path) -> None:
     d = write_data()
     first = Index.open(data_paths(d))
     assert first.path.parent == cache
-    assert query.show(first, "induction").id == "induction-head"
+    assert query.show(first, "induction")["id"] == "induction-head"
     again = Index.open(data_paths(d))
     assert again.path == first.path
     assert len(list(cache.glob("index-*.sqlite"))) == 1
@@ -31,11 +34,11 @@ def test_index_answers_and_is_cached(write_data: WriteData, cache: Path) -> None
 def test_edit_rebuilds_never_stale(write_data: WriteData, cache: Path) -> None:
     d = write_data()
     before = Index.open(data_paths(d))
-    assert query.show(before, "induction-head").summary.startswith("Completes")
+    assert query.show(before, "induction-head")["summary"].startswith("Completes")
     write_data(heads=[make_head(summary="Changed summary."), make_prev()])
     after = Index.open(data_paths(d))
     assert after.path != before.path
-    assert query.show(after, "induction-head").summary == "Changed summary."
+    assert query.show(after, "induction-head")["summary"] == "Changed summary."
     assert not before.path.exists(), "the stale index is removed"
 
 
@@ -45,13 +48,13 @@ def test_bib_edit_rebuilds(write_data: WriteData, cache: Path) -> None:
     (d / "references.bib").write_text((d / "references.bib").read_text().replace("In-context Learning", "ICL"))
     new = Index.open(data_paths(d))
     assert new.path != old
-    assert any(r.title.startswith("ICL") for r in query.references(new))
+    assert any(r["title"].startswith("ICL") for r in query.references(new))
 
 
 def test_invalid_data_keeps_old_index_and_writes_nothing(write_data: WriteData, cache: Path) -> None:
     d = write_data()
     good = Index.open(data_paths(d)).path
-    write_data(heads_text="heads: [")
+    (d / "heads" / "induction-head.yaml").write_text("id: [")
     with pytest.raises(CatalogueError):
         Index.open(data_paths(d))
     assert good.exists()
@@ -105,7 +108,7 @@ def test_yaml_to_index_round_trip(
     value: float | None,
 ) -> None:
     aliases = [a for a in aliases if a.lower().strip() not in ("previous-token head", "prev-token head")]
-    ev = {
+    ev: dict[str, object] = {
         "cite": "wang2022interpretability",
         "model": "gpt2-small",
         "locations": [f"L{a}H{b}" for a, b in locs],
@@ -115,13 +118,89 @@ def test_yaml_to_index_round_trip(
     if value is not None:
         ev.update(metric="score", value=value)
     head = make_head(summary=summary, aliases=aliases, evidence=[ev])
-    d = write_data(heads_text=yaml.safe_dump({"heads": [head, make_prev()]}, allow_unicode=True))
+    d = write_data(head_texts={h["id"]: yaml.safe_dump(h, allow_unicode=True) for h in (head, make_prev())})
     try:
         cat = load(d)
     except CatalogueError:
         return  # e.g. a generated alias that normalizes onto another head's name
     idx = Index.open(data_paths(d), cache=tmp_path / "rt", rebuild=True)
     for h in cat.heads.values():
-        assert query.show(idx, h.id) == h
-    assert {h.id: h for h in query.all_heads(idx)} == cat.heads
+        assert HeadType.model_validate(query.show(idx, h.id)) == h
+    assert {h["id"]: HeadType.model_validate(h) for h in query.all_heads(idx)} == cat.heads
     idx.dispose()
+
+
+def test_corrupt_index_is_rebuilt(write_data: WriteData, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A truncated or overwritten index file is derived data: the query rebuilds it and answers."""
+    d = write_data()
+    path = Index.open(data_paths(d)).path
+    path.write_bytes(path.read_bytes()[:1000])  # truncated
+    assert query.show(Index.open(data_paths(d)), "induction-head")["id"] == "induction-head"
+    assert "rebuilding it from the data" in capsys.readouterr().err
+    path.write_bytes(b"not a database at all" * 100)
+    assert query.show(Index.open(data_paths(d)), "induction-head")["id"] == "induction-head"
+
+
+def test_missing_table_is_rebuilt(write_data: WriteData, cache: Path) -> None:
+    import sqlite3
+
+    d = write_data()
+    path = Index.open(data_paths(d)).path
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE name")
+    assert query.show(Index.open(data_paths(d)), "induction-head")["id"] == "induction-head"
+
+
+def test_index_file_mode_follows_the_umask(write_data: WriteData, cache: Path) -> None:
+    """Index files were created 0600, so another user sharing the cache could not read them."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = Index.open(data_paths(write_data())).path
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_stale_temporary_files_of_dead_processes_are_removed(write_data: WriteData, cache: Path) -> None:
+    """A killed build leaves .index-<pid>-*.tmp (and -journal) files; the next build removes them."""
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)
+    cache.mkdir(parents=True, exist_ok=True)
+    stale = [cache / f".index-{pid}-abc.tmp", cache / f".index-{pid}-abc.tmp-journal"]
+    mine = cache / f".index-{os.getpid()}-live.tmp"
+    for p in [*stale, mine]:
+        p.write_bytes(b"x")
+    Index.open(data_paths(write_data()))
+    assert not any(p.exists() for p in stale)
+    assert mine.exists()  # a live process's file is left alone
+    mine.unlink()
+
+
+def test_full_disk_is_reported_and_old_indexes_make_room(
+    write_data: WriteData, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the build fails with ENOSPC, indexes of other data versions are removed and the build retried."""
+    import errno
+
+    from catalogue import db
+
+    d = write_data()
+    old = Index.open(data_paths(d)).path
+    write_data(heads=[make_head(summary="Changed."), make_prev()])
+    real = db.build
+    calls: list[Path] = []
+
+    def full_once(cat: object, target: Path) -> None:
+        calls.append(target)
+        if len(calls) == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(cat, target)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(db, "build", full_once)
+    new = Index.open(data_paths(d))
+    assert len(calls) == 2 and not old.exists() and new.path.exists()

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import WriteData, make_head, make_prev
 from typer.testing import CliRunner
 
 from catalogue.cli import app
 from catalogue.errors import UsageError
 from catalogue.history import diff, diff_texts
+from tests.conftest import WriteData
+from tests.helpers import make_head, make_prev
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 runner = CliRunner()
@@ -33,6 +34,14 @@ def dump(heads: list[dict[str, object]]) -> str:
     return yaml.safe_dump({"heads": heads}, sort_keys=False)
 
 
+def write_heads(data: Path, heads: list[dict[str, object]]) -> None:
+    """Replace the head-type files of ``data`` with one file per head."""
+    shutil.rmtree(data / "heads", ignore_errors=True)
+    (data / "heads").mkdir()
+    for h in heads:
+        (data / "heads" / f"{h['id']}.yaml").write_text(yaml.safe_dump(h, sort_keys=False))
+
+
 @pytest.fixture
 def repo(write_data: WriteData) -> Path:
     data = write_data()
@@ -45,7 +54,7 @@ def repo(write_data: WriteData) -> Path:
 def test_no_change(repo: Path) -> None:
     d = diff("HEAD", data=repo)
     assert d.empty
-    assert "no head type or evidence changed" in d.text()
+    assert "no head type, evidence, model or work changed" in d.text()
 
 
 def test_added_removed_and_changed(repo: Path) -> None:
@@ -55,7 +64,7 @@ def test_added_removed_and_changed(repo: Path) -> None:
         {"cite": "olsson2022incontext", "model": "gpt2-small", "method": "scoring", "source": "Fig 1"},  # added
     ]  # and the theory-only olsson record is removed
     new = make_head(id="copy-head", name="Copy head", aliases=[], related=[])
-    (repo / "heads.yaml").write_text(dump([ind, new]))  # previous-token-head removed
+    write_heads(repo, [ind, new])  # previous-token-head removed
     d = diff("HEAD", data=repo)
     by_id = {c.id: c for c in d.changes}
     assert [c.id for c in d.changes] == ["copy-head", "induction-head", "previous-token-head"]
@@ -110,8 +119,41 @@ def test_outside_a_repository(write_data: WriteData, tmp_path: Path) -> None:
         diff("HEAD", data=data)
 
 
+def test_models_and_works_are_compared(repo: Path) -> None:
+    """A pull request that changes only models.yaml or references.bib shows those changes too."""
+    models = yaml.safe_load((repo / "models.yaml").read_text())
+    models["models"][0]["layers"] = 13
+    models["models"].append({"id": "new-model", "name": "New", "family": "x"})
+    (repo / "models.yaml").write_text(yaml.safe_dump(models))
+    bib = (repo / "references.bib").read_text()
+    (repo / "references.bib").write_text(
+        bib.replace("Olsson, Catherine", "Olsson, C.") + "\n@misc{extra2024x, title={X}}\n"
+    )
+    d = diff("HEAD", data=repo)
+    assert not d.empty and not d.changes
+    assert [(i.kind, i.id, i.status) for i in d.items] == [
+        ("model", "gpt2-small", "changed"),
+        ("model", "new-model", "added"),
+        ("work", "extra2024x", "added"),
+        ("work", "olsson2022incontext", "changed"),
+    ]
+    assert "+ model new-model: added" in d.text()
+
+
+def test_revision_before_the_split_is_read_from_heads_yaml(repo: Path) -> None:
+    """A revision that still had one data/heads.yaml is compared with the per-file layout."""
+    shutil.rmtree(repo / "heads")
+    (repo / "heads.yaml").write_text(dump([make_head(), make_prev()]))
+    git(repo.parent, "add", "-A")
+    git(repo.parent, "commit", "-q", "-m", "old layout")
+    (repo / "heads.yaml").unlink()
+    write_heads(repo, [make_head(summary="New."), make_prev()])
+    d = diff("HEAD", data=repo)
+    assert [(c.id, c.status, c.fields) for c in d.changes] == [("induction-head", "changed", ["summary"])]
+
+
 def test_cli_diff(repo: Path) -> None:
-    (repo / "heads.yaml").write_text(dump([make_head()]))
+    write_heads(repo, [make_head()])
     r = runner.invoke(app, ["--data", str(repo), "diff", "HEAD"])
     assert r.exit_code == 0, r.output
     assert "- previous-token-head: removed" in r.output

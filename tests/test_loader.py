@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BIB, MODELS, WriteData, make_head, make_prev
 
 from catalogue.errors import CatalogueError
 from catalogue.loader import MAX_BYTES, check, load
+from catalogue.schema import HeadType
+from tests.conftest import WriteData
+from tests.helpers import BIB, MODELS, make_head, make_prev
 
 
 def _errors(path: Path) -> list[str]:
@@ -27,9 +30,9 @@ def test_valid_data_loads(write_data: WriteData) -> None:
 
 
 def test_malformed_yaml_names_line(write_data: WriteData) -> None:
-    d = write_data(heads_text="heads:\n  - id: a-head\n    name: [unclosed\n")
+    d = write_data(head_texts={"a-head": "id: a-head\nname: [unclosed\n"})
     (err,) = _errors(d)
-    assert "heads.yaml:4:" in err or "heads.yaml:3:" in err
+    assert "heads/a-head.yaml:3:" in err or "heads/a-head.yaml:2:" in err
     assert "YAML error" in err
 
 
@@ -41,20 +44,23 @@ def test_every_error_reported_at_once_with_lines(write_data: WriteData) -> None:
     assert "unknown cite key 'nobody2020'" in text
     assert "unknown model 'gpt5'" in text
     assert "unknown head type 'ghost-head'" in text
-    lines = (d / "heads.yaml").read_text().splitlines()
     for err in errors:
-        lineno = int(err.split(":")[1])
-        assert 1 <= lineno <= len(lines)
+        file, lineno = err.split(":")[:2]
+        assert 1 <= int(lineno) <= len(Path(file).read_text().splitlines())
     cite_err = next(e for e in errors if "nobody2020" in e)
+    assert cite_err.startswith(str(d / "heads" / "induction-head.yaml"))
+    lines = (d / "heads" / "induction-head.yaml").read_text().splitlines()
     assert "nobody2020" in lines[int(cite_err.split(":")[1]) - 1]
+    ghost = next(e for e in errors if "ghost-head" in e)
+    assert ghost.startswith(str(d / "heads" / "previous-token-head.yaml"))
 
 
 def test_pydantic_error_points_at_field_line(write_data: WriteData) -> None:
     d = write_data(heads=[make_head(stages=[{"stage": "thinking", "placed_by": "survey"}]), make_prev()])
     (err,) = _errors(d)
     lineno = int(err.split(":")[1])
-    assert "thinking" in (d / "heads.yaml").read_text().splitlines()[lineno - 1]
-    assert "heads[0] (induction-head).stages[0].stage" in err
+    assert "thinking" in (d / "heads" / "induction-head.yaml").read_text().splitlines()[lineno - 1]
+    assert " stages[0].stage:" in err
 
 
 def test_unknown_field_is_named(write_data: WriteData) -> None:
@@ -66,7 +72,33 @@ def test_unknown_field_is_named(write_data: WriteData) -> None:
 @pytest.mark.parametrize(
     ("heads", "fragment"),
     [
-        ([make_head(), make_head()], "duplicate id 'induction-head'"),
+        ([make_head(), make_prev(check="induction")], "check 'induction' already serves 'induction-head'"),
+        (
+            [make_head(evidence=[make_head()["evidence"][1], make_head()["evidence"][1]]), make_prev()],
+            "the same evidence as evidence[0]",
+        ),
+        (
+            [
+                make_head(),
+                make_prev(
+                    evidence=[
+                        {
+                            "cite": "wang2022interpretability",
+                            "method": "scoring",
+                            "source": "x",
+                            "reproduced": {
+                                "check": "induction",
+                                "model": "gpt2-small",
+                                "score": 0.5,
+                                "threshold": 0.4,
+                                "version": "0.1.0",
+                            },
+                        }
+                    ]
+                ),
+            ],
+            "check 'induction' does not serve previous-token-head",
+        ),
         ([make_head(), make_prev(aliases=["Induction Head"])], "already used by 'induction-head'"),
         (
             [
@@ -114,24 +146,24 @@ def test_alias_bomb_rejected_quickly(write_data: WriteData) -> None:
         + "".join(f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True))
         + "heads: *i\n"
     )
-    (err,) = _errors(write_data(heads_text=bomb))
+    (err,) = _errors(write_data(head_texts={"x-head": bomb}))
     assert "anchors and aliases" in err
     assert 1 <= int(err.split(":")[1]) <= 10
 
 
 def test_duplicate_mapping_key_rejected(write_data: WriteData) -> None:
-    (err,) = _errors(write_data(heads_text="heads: []\nheads: []\n"))
-    assert "duplicate key 'heads'" in err and ":2:" in err
+    (err,) = _errors(write_data(head_texts={"x-head": "id: x-head\nid: x-head\n"}))
+    assert "duplicate key 'id'" in err and "x-head.yaml:2:" in err
 
 
 def test_custom_tag_rejected(write_data: WriteData) -> None:
-    (err,) = _errors(write_data(heads_text="heads: !!python/object:os.system []\n"))
-    assert "heads.yaml:1:" in err
+    (err,) = _errors(write_data(head_texts={"x-head": "id: !!python/object:os.system []\n"}))
+    assert "x-head.yaml:1:" in err
 
 
 def test_huge_file_rejected_without_reading(write_data: WriteData) -> None:
     d = write_data()
-    with open(d / "heads.yaml", "ab") as f:
+    with open(d / "heads" / "induction-head.yaml", "ab") as f:
         f.truncate(MAX_BYTES + 1)
     (err,) = _errors(d)
     assert "over the" in err and "MiB limit" in err
@@ -139,23 +171,67 @@ def test_huge_file_rejected_without_reading(write_data: WriteData) -> None:
 
 def test_non_utf8_names_line(write_data: WriteData) -> None:
     d = write_data()
-    raw = (d / "heads.yaml").read_bytes().replace(b"Completes", b"Compl\xe9tes", 1)
-    (d / "heads.yaml").write_bytes(raw)
+    f = d / "heads" / "induction-head.yaml"
+    raw = f.read_bytes().replace(b"Completes", b"Compl\xe9tes", 1)
+    f.write_bytes(raw)
     (err,) = _errors(d)
     line = raw[: raw.index(b"\xe9")].count(b"\n") + 1
-    assert f"heads.yaml:{line}: byte 0xe9 is not UTF-8" in err
+    assert f"induction-head.yaml:{line}: byte 0xe9 is not UTF-8" in err
 
 
-@pytest.mark.parametrize("missing", ["heads.yaml", "models.yaml", "taxonomy.yaml", "references.bib"])
+def test_nul_byte_is_an_error_not_a_truncation(write_data: WriteData) -> None:
+    """A NUL byte must not end the reading early: an invalid field after it would pass unseen."""
+    d = write_data()
+    f = d / "heads" / "induction-head.yaml"
+    f.write_bytes(f.read_bytes().replace(b"check: induction", b"check: induction\n\x00\ncolour: red", 1))
+    (err,) = _errors(d)
+    line = f.read_bytes()[: f.read_bytes().index(b"\x00")].count(b"\n") + 1
+    assert f"induction-head.yaml:{line}: the file holds a NUL byte" in err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "id: x-head\nname:\n" + "".join(" " * i + "- \n" for i in range(400)),
+        "id: x-head\nname: " + "[" * 11_400 + "]" * 11_400 + "\n",
+        "id: x-head\nname:\n" + "- " * 5_000 + "x\n",
+    ],
+    ids=["block", "flow", "compact"],
+)
+def test_deep_nesting_is_an_error_with_a_line(write_data: WriteData, text: str) -> None:
+    """Deeply nested YAML crashed the parsers (segmentation fault); it is refused before parsing."""
+    errors = _errors(write_data(head_texts={"x-head": text}))
+    assert any("x-head.yaml:" in e and "nesting deeper than" in e for e in errors)
+
+
+def test_file_name_must_be_the_id(write_data: WriteData) -> None:
+    d = write_data()
+    (d / "heads" / "induction-head.yaml").rename(d / "heads" / "induct.yaml")
+    assert any("induct.yaml:" in e and "does not match the file name 'induct.yaml'" in e for e in _errors(d))
+
+
+def test_yml_suffix_refused(write_data: WriteData) -> None:
+    d = write_data()
+    (d / "heads" / "induction-head.yaml").rename(d / "heads" / "induction-head.yml")
+    assert any("end in .yaml" in e for e in _errors(d))
+
+
+@pytest.mark.parametrize("missing", ["models.yaml", "taxonomy.yaml", "references.bib"])
 def test_missing_file(write_data: WriteData, missing: str) -> None:
     d = write_data()
     (d / missing).unlink()
     assert any(missing in e and "file not found" in e for e in _errors(d))
 
 
+def test_missing_heads_folder(write_data: WriteData) -> None:
+    d = write_data()
+    shutil.rmtree(d / "heads")
+    assert any("heads" in e and "folder not found" in e for e in _errors(d))
+
+
 def test_empty_or_wrong_top_level(write_data: WriteData) -> None:
-    assert any("file is empty" in e for e in _errors(write_data(heads_text="")))
-    assert any("`heads:` list" in e for e in _errors(write_data(heads_text="- id: x\n")))
+    assert any("file is empty" in e for e in _errors(write_data(head_texts={"x-head": ""})))
+    assert any("a mapping of the head type" in e for e in _errors(write_data(head_texts={"x-head": "- id: x\n"})))
 
 
 def test_malformed_bibtex_names_line(write_data: WriteData) -> None:
@@ -187,7 +263,7 @@ def test_uncited_reference_is_a_warning(write_data: WriteData) -> None:
 
 
 def test_model_dims_need_source(write_data: WriteData) -> None:
-    models = [dict(MODELS[0], source=None), MODELS[1]]
+    models = [{**MODELS[0], "source": None}, MODELS[1]]
     assert any("need a `source:`" in e for e in _errors(write_data(models=models)))
 
 
@@ -209,9 +285,12 @@ def test_load_raises_with_all_problems(write_data: WriteData) -> None:
 
 def test_yaml_written_by_safe_dump_round_trips(write_data: WriteData) -> None:
     d = write_data()
-    doc = yaml.safe_load((d / "heads.yaml").read_text())
     cat = load(d)
-    assert [h["id"] for h in doc["heads"]] == list(cat.heads)
+    for h in cat.heads.values():
+        doc = yaml.safe_load((d / "heads" / f"{h.id}.yaml").read_text())
+        assert h.model_dump(mode="json", exclude_defaults=True) == HeadType.model_validate(doc).model_dump(
+            mode="json", exclude_defaults=True
+        )
 
 
 def test_public_load_is_the_function_even_after_the_module_is_imported(write_data: WriteData) -> None:

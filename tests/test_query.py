@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import WriteData, make_head, make_prev
 
 from catalogue import query
 from catalogue.errors import UnknownHeadError, UnknownModelError, UsageError
 from catalogue.index import Index
 from catalogue.paths import data_paths
+from tests.conftest import WriteData
+from tests.helpers import make_head, make_prev
 
 
 @pytest.fixture
@@ -18,8 +19,8 @@ def index(write_data: WriteData, cache: Path) -> Index:
     return Index.open(data_paths(write_data()))
 
 
-def ids(heads: list[object]) -> list[str]:
-    return [h.id for h in heads]  # type: ignore[attr-defined]
+def ids(heads: list[dict[str, object]]) -> list[str]:
+    return [str(h["id"]) for h in heads]
 
 
 @pytest.mark.parametrize(
@@ -61,15 +62,28 @@ def test_bad_filters_explain(index: Index, filters: query.Filters, fragment: str
 
 @pytest.mark.parametrize("filters", [query.Filters(), query.Filters(stage="LR"), query.Filters(model="gpt2")])
 def test_list_rows_match_rows_of_full_objects(index: Index, filters: query.Filters) -> None:
-    from catalogue import formats
+    from catalogue.vocab import stage_label
 
-    refs = {r.key: r for r in query.references(index)}
-    assert query.list_rows(index, filters) == formats.head_rows(query.list_heads(index, filters), refs)
+    years = {r["key"]: r["year"] for r in query.references(index)}
+    expected = [
+        {
+            "id": h["id"],
+            "name": h["name"],
+            "stages": stage_label([p["stage"] for p in h["stages"]]),
+            "in_survey": h["in_survey"],
+            "evidence": len(h["evidence"]),
+            "models": ",".join(sorted({e["model"] for e in h["evidence"] if e.get("model")})),
+            "years": ",".join(str(y) for y in sorted({years[e["cite"]] for e in h["evidence"]})),
+            "summary": h["summary"],
+        }
+        for h in query.list_heads(index, filters)
+    ]
+    assert query.list_rows(index, filters) == expected
 
 
 def test_show_resolves_any_name_and_suggests(index: Index) -> None:
     for name in ["induction-head", "INDUCTION HEAD", "statistical induction heads", "prev-token head"]:
-        assert query.show(index, name).id in ("induction-head", "previous-token-head")
+        assert query.show(index, name)["id"] in ("induction-head", "previous-token-head")
     with pytest.raises(UnknownHeadError, match="Did you mean: induction-head"):
         query.show(index, "inductoin head")
 
@@ -77,12 +91,12 @@ def test_show_resolves_any_name_and_suggests(index: Index) -> None:
 def test_search_ranks_name_matches_first(write_data: WriteData, cache: Path) -> None:
     d = write_data(heads=[make_head(), make_prev(summary="Feeds the induction head with the previous token.")])
     hits = query.search(Index.open(data_paths(d)), "induction")
-    assert [h.head.id for h in hits] == ["induction-head", "previous-token-head"]
+    assert [h.head["id"] for h in hits] == ["induction-head", "previous-token-head"]
     assert hits[0].score >= hits[1].score
 
 
 def test_search_prefix_and_empty(index: Index) -> None:
-    assert [h.head.id for h in query.search(index, "induc*")] == ["induction-head"]
+    assert [h.head["id"] for h in query.search(index, "induc*")] == ["induction-head"]
     with pytest.raises(UsageError):
         query.search(index, "!!!")
 
@@ -90,12 +104,13 @@ def test_search_prefix_and_empty(index: Index) -> None:
 @pytest.mark.parametrize("ref", ["L5H5", "5.5", "5:5", "l5h5"])
 def test_where_accepts_forms(index: Index, ref: str) -> None:
     m, loc, found = query.where(index, "gpt2-small", ref)
-    assert (m.id, str(loc)) == ("gpt2-small", "L5H5")
-    assert [(h.id, len(ev)) for h, ev in found] == [("induction-head", 1)]
+    assert (m["id"], loc) == ("gpt2-small", (5, 5))
+    assert [(h["id"], len(ev)) for h, ev in found] == [("induction-head", 1)]
 
 
 @pytest.mark.parametrize(
-    ("ref", "fragment"), [("L12H0", "outside gpt2-small"), ("5.12", "outside"), ("five", "not a head")]
+    ("ref", "fragment"),
+    [("L12H0", "outside gpt2-small"), ("5.12", "outside"), ("five", "not a head"), ("L99999H0", "go up to 9999")],
 )
 def test_where_rejects(index: Index, ref: str, fragment: str) -> None:
     with pytest.raises(UsageError, match=fragment):
@@ -108,13 +123,16 @@ def test_where_unknown_model(index: Index) -> None:
 
 
 def test_model_map(index: Index) -> None:
-    mm = query.model_map(index, "gpt2")
+    _, mm = query.model_map(index, "gpt2")
     assert mm.cells[(2, 2)] == ["previous-token-head"] and mm.cells[(6, 9)] == ["induction-head"]
     assert mm.stages["induction-head"] == ["latent-reasoning"]
 
 
 def test_cite_and_stats(index: Index) -> None:
-    assert [r.key for r in query.cite(index, ["induction-head"])] == ["olsson2022incontext", "wang2022interpretability"]
+    assert [r["key"] for r in query.cite(index, ["induction-head"])] == [
+        "olsson2022incontext",
+        "wang2022interpretability",
+    ]
     s = query.stats(index)
     assert (s.heads, s.evidence, s.located_evidence, s.locations) == (2, 3, 2, 6)
     assert s.by_method["path-patching"] == 2 and s.by_year["2022"] == 1

@@ -13,28 +13,17 @@ from pathlib import Path
 
 import markdown
 import pytest
-from conftest import WriteData, make_head, make_prev
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catalogue import render
 from catalogue.loader import load
 from catalogue.schema import Catalogue
+from tests.conftest import WriteData
+from tests.helpers import make_head, make_prev
 
 GOLDEN = Path(__file__).parent / "assets" / "render"
 REPO = "https://github.com/attention-head-catalogue/attention-head-catalogue"
-COMMANDS = [
-    render.CommandDoc("", "Look up attention heads.", [render.ParamDoc("--data", "Data folder.")]),
-    render.CommandDoc(
-        "where",
-        "Every head type recorded at one head of a model.",
-        [
-            render.ParamDoc("MODEL", "Model id.", "argument", required=True),
-            render.ParamDoc("HEAD", "The head: L9H9 or L<layer>H<head>.", "argument", required=True),
-            render.ParamDoc("--format, -f", "Output format.", "option", "text"),
-        ],
-    ),
-]
 # The Markdown extensions of mkdocs.yml, so the escaping is tested against what the site runs.
 EXTENSIONS = ["tables", "attr_list", "admonition", "toc", "pymdownx.highlight", "pymdownx.superfences"]
 
@@ -45,7 +34,7 @@ def cat(write_data: WriteData) -> Catalogue:
 
 
 def _pages(cat: Catalogue) -> dict[str, str]:
-    return render.pages(cat, repo_url=REPO, intro="Intro text.", commands=COMMANDS)
+    return render.pages(cat, repo_url=REPO, intro="Intro text.")
 
 
 def _golden_name(path: str) -> str:
@@ -70,7 +59,7 @@ def test_pages_match_golden_files(cat: Catalogue) -> None:
 def test_every_record_has_a_page(cat: Catalogue) -> None:
     pages = _pages(cat)
     expected = {"index.md", "heads/index.md", "models/index.md", "papers/index.md", "methods.md", "benchmarks.md"}
-    expected |= {"cli.md"} | {render.stage_path(s.id) for s in cat.taxonomy.stages}
+    expected |= {render.stage_path(s.id) for s in cat.taxonomy.stages}
     expected |= {render.head_path(h) for h in cat.heads} | {render.model_path(m) for m in cat.models}
     expected |= {render.paper_path(k) for k in cat.references}
     assert set(pages) == expected

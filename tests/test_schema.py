@@ -5,20 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import make_head
 from pydantic import ValidationError
 
-from catalogue.schema import (
-    CHECKS,
-    METHODS,
-    STAGES,
-    SUBCATEGORY_STAGE,
-    Evidence,
-    HeadType,
-    Location,
-    normalize_name,
-    parse_location,
-)
+from catalogue.schema import Evidence, HeadType, Location
+from catalogue.vocab import CHECKS, METHODS, STAGES, SUBCATEGORY_STAGE, normalize_name, parse_location
+from tests.helpers import make_head
 
 
 def test_valid_head_validates() -> None:

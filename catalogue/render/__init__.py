@@ -17,8 +17,6 @@ import json
 from catalogue.render._heads import _head, _heads_index, _home, _stage
 from catalogue.render._markup import (  # noqa: F401 - re-exported
     STAGE_CLASS,
-    CommandDoc,
-    ParamDoc,
     _attr,
     _code,
     _Ctx,
@@ -38,17 +36,16 @@ from catalogue.render._markup import (  # noqa: F401 - re-exported
     stage_path,
     url,
 )
-from catalogue.render._works import _benchmarks, _methods, _model, _models_index, _paper, _papers_index, cli_reference
+from catalogue.render._works import _benchmarks, _methods, _model, _models_index, _paper, _papers_index
 from catalogue.schema import Catalogue
+from catalogue.vocab import STAGES
 
 __all__ = [
-    "CommandDoc",
-    "ParamDoc",
     "check_module",
-    "cli_reference",
     "esc",
     "head_path",
     "model_path",
+    "edit_paths",
     "nav",
     "pages",
     "paper_path",
@@ -59,9 +56,7 @@ __all__ = [
 # --------------------------------------------------------------------------- pages
 
 
-def pages(
-    cat: Catalogue, *, repo_url: str, intro: str = "", commands: list[CommandDoc] | None = None
-) -> dict[str, str]:
+def pages(cat: Catalogue, *, repo_url: str, intro: str = "") -> dict[str, str]:
     """Every generated page, ``{docs-relative path: Markdown}``. ``intro`` is trusted hand-written Markdown."""
     ctx = _Ctx(cat, repo_url)
     out: dict[str, str] = {"index.md": _home(ctx, intro)}
@@ -78,7 +73,6 @@ def pages(
         out[paper_path(key)] = _paper(ctx, cat.references[key])
     out["methods.md"] = _methods(ctx)
     out["benchmarks.md"] = _benchmarks(ctx)
-    out["cli.md"] = cli_reference(commands or [])
     return {k: _front_matter(v.rstrip()) + "\n" for k, v in out.items()}
 
 
@@ -92,21 +86,28 @@ def _front_matter(markdown: str) -> str:
 
 
 def nav(cat: Catalogue, *, max_items: int = 150) -> list[object]:
-    """The mkdocs ``nav``: stages, head types (listed one by one while there are at most ``max_items``),
-    and the index pages of models and papers (their single pages are reached from the indexes and search).
-    """
+    """The mkdocs ``nav``: Models, Papers and Methods first (always in reach), then the stages and the head
+    types grouped by their first stage (listed one by one while there are at most ``max_items``)."""
     ctx = _Ctx(cat, "")
     heads: list[object] = ["heads/index.md"]
     if len(ctx.heads) <= max_items:
-        heads += [{html.escape(h.name): head_path(h.id)} for h in ctx.heads]
+        for s in cat.taxonomy.stages:
+            members = [{html.escape(h.name): head_path(h.id)} for h in ctx.heads if STAGES[_stage_order(h)] == s.id]
+            if members:
+                heads.append({html.escape(f"{s.name} ({s.abbreviation})"): members})
     return [
         {"Home": "index.md"},
         {"Framework": [{html.escape(s.name): stage_path(s.id)} for s in cat.taxonomy.stages]},
-        {"Head types": heads},
         {"Models": "models/index.md"},
         {"Papers": "papers/index.md"},
         {"Methods": "methods.md"},
         {"Benchmarks": "benchmarks.md"},
+        {"Head types": heads},
         {"CLI reference": "cli.md"},
         {"Contributing": "contributing.md"},
     ]
+
+
+def edit_paths(cat: Catalogue) -> dict[str, str]:
+    """Generated page -> the data file a contributor edits to change it (repository-relative)."""
+    return {head_path(h): f"data/heads/{h}.yaml" for h in sorted(cat.heads)}

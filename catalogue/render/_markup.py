@@ -5,16 +5,12 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from catalogue.schema import STAGES, Catalogue, Evidence, HeadType
+from catalogue.vocab import STAGE_ABBREVIATIONS
 
-STAGE_CLASS = {
-    "knowledge-recalling": "kr",
-    "in-context-identification": "ici",
-    "latent-reasoning": "lr",
-    "expression-preparation": "ep",
-}
+#: The CSS class suffix of each stage (``stage-kr``): its abbreviation in lower case.
+STAGE_CLASS = {s: a.lower() for s, a in STAGE_ABBREVIATIONS.items()}
 
 # Characters that Markdown, its extensions (attr_list, tables, superfences) or HTML give a meaning anywhere in
 # a line. Brackets are escaped, so parentheses and "!" can no longer form links or images.
@@ -138,25 +134,6 @@ def _locations(e: Evidence) -> str:
 
 def _num(value: float) -> str:
     return f"{value:g}"
-
-
-# --------------------------------------------------------------------------- CLI reference input
-
-
-@dataclass(frozen=True)
-class ParamDoc:
-    name: str  # --stage / NAME
-    help: str = ""
-    kind: str = "option"  # option | argument
-    default: str = ""
-    required: bool = False
-
-
-@dataclass(frozen=True)
-class CommandDoc:
-    name: str
-    help: str
-    params: list[ParamDoc] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- context shared by pages

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from catalogue.headmap import SEVERAL, HeadMap, build
 from catalogue.render._markup import (
     STAGE_CLASS,
-    CommandDoc,
     _attr,
     _code,
     _Ctx,
@@ -13,7 +13,6 @@ from catalogue.render._markup import (
     _link,
     _locations,
     _paras,
-    _slug,
     _table,
     esc,
     head_path,
@@ -21,7 +20,8 @@ from catalogue.render._markup import (
     paper_path,
     url,
 )
-from catalogue.schema import STAGES, HeadType, ModelInfo, Reference
+from catalogue.schema import ModelInfo, Reference
+from catalogue.vocab import format_location
 
 
 def _models_index(ctx: _Ctx) -> str:
@@ -41,22 +41,23 @@ def _models_index(ctx: _Ctx) -> str:
     return "\n".join(["# Models", "", body])
 
 
-def _grid(ctx: _Ctx, page: str, m: ModelInfo, cells: dict[tuple[int, int], list[HeadType]]) -> str:
-    assert m.layers is not None and m.heads is not None
-    head_row = "".join(f"<th>{j}</th>" for j in range(m.heads))
+def _grid(ctx: _Ctx, page: str, hm: HeadMap) -> str:
+    assert hm.layers is not None and hm.heads is not None
+    names = {h.id: h.name for h in ctx.heads}
+    head_row = "".join(f"<th>{j}</th>" for j in range(hm.heads))
     body = []
-    for layer in range(m.layers):
+    for layer in range(hm.layers):
         tds = []
-        for j in range(m.heads):
-            types = cells.get((layer, j), [])
-            if not types:
+        for j in range(hm.heads):
+            ids = hm.cells.get((layer, j), [])
+            stage = hm.stage(layer, j)
+            if stage is None:
                 tds.append("<td></td>")
                 continue
-            stages = sorted({p.stage for h in types for p in h.stages}, key=STAGES.index)
-            cls = f"stage-{STAGE_CLASS[stages[0]]}" if len(stages) == 1 else "stage-multi"
-            title = _attr(f"L{layer}H{j}: " + ", ".join(h.name for h in types))
-            label = len(types) if len(types) > 1 else ""
-            href = url(page, head_path(types[0].id))
+            cls = f"stage-{STAGE_CLASS[stage]}" if stage != SEVERAL else "stage-multi"
+            title = _attr(f"{format_location(layer, j)}: " + ", ".join(names[i] for i in ids))
+            label = len(ids) if len(ids) > 1 else ""
+            href = url(page, head_path(ids[0]))
             tds.append(f'<td class="{cls}"><a href="{href}" title="{title}">{label}</a></td>')
         body.append(f"<tr><th>{layer}</th>{''.join(tds)}</tr>")
     return (
@@ -93,23 +94,24 @@ def _model(ctx: _Ctx, m: ModelInfo) -> str:
     if m.note:
         lines += [_paras(m.note), ""]
     found = ctx.by_model.get(m.id, [])
-    cells: dict[tuple[int, int], list[HeadType]] = {}
-    for h, e in found:
-        for loc in e.locations:
-            bucket = cells.setdefault((loc.layer, loc.head), [])
-            if h not in bucket:
-                bucket.append(h)
+    hm = build(
+        m.id,
+        m.layers,
+        m.heads,
+        [(h.id, loc.layer, loc.head) for h, e in found for loc in e.locations],
+        {h.id: [p.stage for p in h.stages] for h, _ in found},
+    )
     lines += ["## Head map", ""]
-    if m.layers and m.heads and cells:
+    if hm.drawable and hm.cells:
         lines += [
             "Each coloured cell is a head with a recorded role; hover for its types, click for the first.",
             "",
             _legend(ctx),
             "",
-            _grid(ctx, page, m, cells),
+            _grid(ctx, page, hm),
             "",
         ]
-    elif cells:
+    elif hm.cells:
         lines += ["_The model's dimensions are not recorded, so no map is drawn._", ""]
     else:
         lines += ["_No head of this model has a recorded location yet._", ""]
@@ -240,34 +242,4 @@ def _benchmarks(ctx: _Ctx) -> str:
                 _paras(b.description),
                 "",
             ]
-    return "\n".join(lines)
-
-
-def cli_reference(commands: list[CommandDoc]) -> str:
-    """The `heads` command reference, one section per command (the hook walks the typer app).
-
-    A command named ``""`` holds the options that come before any command (``heads --data DIR list``).
-    """
-    lines = [
-        "# CLI reference",
-        "",
-        "The `heads` command: `pip install attention-head-catalogue`, then `heads --help`.",
-        "",
-    ]
-    for c in sorted(commands, key=lambda c: c.name):
-        if c.name:
-            lines += [f"## heads {esc(c.name)} {{#{_slug(c.name)}}}", "", _paras(c.help) or "_No help text._", ""]
-            args = [p.name if p.required else f"[{p.name}]" for p in c.params if p.kind == "argument"]
-            usage = " ".join([f"heads {c.name}", *args])
-        else:
-            lines += ["## Global options {#global-options}", "", _paras(c.help), ""]
-            usage = "heads [GLOBAL OPTIONS] COMMAND"
-        has_options = any(p.kind == "option" for p in c.params)
-        lines += [_fence(usage + (" [OPTIONS]" if has_options and c.name else ""), "console"), ""]
-        if c.params:
-            rows = [
-                [_code(p.name), p.kind + (", required" if p.required else ""), esc(p.default), esc(p.help)]
-                for p in c.params
-            ]
-            lines += [_table(["Parameter", "Kind", "Default", "Help"], rows), ""]
     return "\n".join(lines)

@@ -166,7 +166,7 @@ def candidate_evidence(scan: ScanResult, *, catalogue: Catalogue | None = None) 
         out.setdefault(ids[cid], []).append(data)
     header = (
         f"# candidate evidence from `heads scan {model.name}`: paste each entry under its head type's "
-        "`evidence:` in data/heads.yaml\n"
+        "`evidence:` in data/heads/<id>.yaml\n"
     )
     return header + yaml.dump(out, Dumper=_FlowLists, sort_keys=True, allow_unicode=True, width=100)
 

@@ -191,7 +191,7 @@ def verify(
     if head.check is None:
         linked = sorted(h.id for h in catalogue.heads.values() if h.check)
         raise VerifyError(
-            f"head type {head.id!r} has no executable check (no `check:` in data/heads.yaml); "
+            f"head type {head.id!r} has no executable check (no `check:` in its data/heads/<id>.yaml); "
             f"head types with one: {', '.join(linked) or 'none yet'}"
         )
     model = load_model(model_name, registry=registry_of(catalogue), cache=cache)

@@ -32,7 +32,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from catalogue.index import cache_dir  # trained toy models live under toy/ beside the index
+from catalogue.paths import cache_dir  # trained toy models live under toy/ beside the index
 
 __all__ = ["TOY_MODELS", "ToyConfig", "ToyTransformer", "cache_dir", "load_toy", "sample_batch"]
 

@@ -8,20 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
-from catalogue import cli_verify
+from catalogue.cli import app
+from catalogue.cli import verify as cli_verify
 from catalogue.schema import Evidence
-from tests.conftest import MODELS, make_head, make_prev
+from tests.helpers import MODELS, make_head, make_prev
 from tests.verify.conftest import NO_TORCH, ROOT
 
 pytest.importorskip("torch", reason=NO_TORCH)
 
-app = typer.Typer()
-app.command()(cli_verify.verify)
-app.command()(cli_verify.scan)
 
 TOY = {
     "id": "toy-induction",
@@ -125,8 +122,10 @@ def test_model_without_attention_fails_cleanly(tmp_path: Path) -> None:
 
 
 def test_without_torch_the_commands_say_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = cli_verify.importlib.util.find_spec
-    monkeypatch.setattr(cli_verify.importlib.util, "find_spec", lambda n, *a: None if n == "torch" else real(n, *a))
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "torch" else real(n, *a))
     failed_cleanly(run("scan", "toy-induction"), cli_verify.INSTALL_HINT)
 
 

@@ -82,7 +82,7 @@ def random_minilm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = transformers.AutoConfig.from_pretrained(path)
     config.num_hidden_layers = 2
     out = tmp_path_factory.mktemp("random-minilm")
-    transformers.AutoModel.from_config(config).save_pretrained(out)
+    transformers.AutoModel.from_config(config).save_pretrained(out)  # type: ignore[no-untyped-call]
     transformers.AutoTokenizer.from_pretrained(path).save_pretrained(out)
     return out
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from catalogue.loader import load
@@ -36,7 +38,7 @@ RECORDS = _records()
         pytest.param(None, None, id="none", marks=pytest.mark.skip(reason="data/heads.yaml has no reproduced records"))
     ],
 )
-def test_reproduced_record_still_holds(head: HeadType, evidence: Evidence, toy_cache: object) -> None:
+def test_reproduced_record_still_holds(head: HeadType, evidence: Evidence, toy_cache: Path) -> None:
     pytest.importorskip("torch", reason=NO_TORCH)
     rec = evidence.reproduced
     assert rec is not None

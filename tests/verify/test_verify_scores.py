@@ -6,7 +6,9 @@ import pytest
 
 from tests.verify.conftest import NO_TORCH
 
-torch = pytest.importorskip("torch", reason=NO_TORCH)
+pytest.importorskip("torch", reason=NO_TORCH)
+
+import torch  # noqa: E402
 
 from catalogue.verify.copy_suppression import copy_suppression_score  # noqa: E402
 from catalogue.verify.delimiter import delimiter_score  # noqa: E402

@@ -1,8 +1,10 @@
-"""`heads verify` and `heads scan`: typer commands that cli.py registers with ``app.command()``.
+"""Commands that run checks on a model: verify, scan.
 
 They import :mod:`catalogue.verify` (and with it torch) only when run, so the `heads` CLI starts
 without torch; without it they say how to install the ``verify`` extra and exit 1.
 """
+
+from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
@@ -11,9 +13,13 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from catalogue.cli._state import fail, print_problems, state
 from catalogue.errors import CatalogueError, UsageError
 
-__all__ = ["INSTALL_HINT", "scan", "verify"]
+__all__ = ["INSTALL_HINT", "app"]
+
+app = typer.Typer()
+PANEL = "Verify against a model"
 
 INSTALL_HINT = "pip install 'attention-head-catalogue[verify]'"
 
@@ -23,42 +29,33 @@ _MODEL_HELP = (
 )
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
-
-
 def _api() -> ModuleType:
     try:
         found = importlib.util.find_spec("torch") is not None
     except (ImportError, ValueError):  # a broken or blocked torch install
         found = False
     if not found:
-        _fail(f"verification needs PyTorch, which is not installed: {INSTALL_HINT}")
+        fail(f"verification needs PyTorch, which is not installed: {INSTALL_HINT}")
     import catalogue.verify
 
     return catalogue.verify
 
 
-def _root(ctx: typer.Context, key: str) -> Any:
-    return ctx.find_root().params.get(key)
-
-
-def _load(ctx: typer.Context) -> Any:
+def _load() -> Any:
     from catalogue.loader import load
 
-    data = _root(ctx, "data")
-    return load(str(data) if data is not None else None)
+    return load(state.data)
 
 
 def _catalogue_failed(exc: CatalogueError) -> NoReturn:
-    for p in exc.problems:
-        typer.echo(str(p), err=True)
-    _fail(f"{len(exc.problems)} error(s) in the catalogue data: fix them (`heads validate` lists them)")
+    print_problems(
+        exc.problems, f"{len(exc.problems)} error(s) in the catalogue data: fix them (`heads validate` lists them)"
+    )
+    raise typer.Exit(1)
 
 
+@app.command(rich_help_panel=PANEL)
 def verify(
-    ctx: typer.Context,
     head: Annotated[str, typer.Argument(help="Head type id, name or alias, e.g. induction-head.")],
     model: Annotated[str, typer.Option("--model", "-m", help=_MODEL_HELP)],
     heads: Annotated[str | None, typer.Option("--heads", help="Only these heads, e.g. 1.2,L0H3 (0-indexed).")] = None,
@@ -72,17 +69,17 @@ def verify(
     """
     api = _api()
     try:
-        catalogue = _load(ctx)
-        result = api.verify(catalogue, head, model, heads=heads, cache=_root(ctx, "cache_dir"), batch=batch, seed=seed)
+        catalogue = _load()
+        result = api.verify(catalogue, head, model, heads=heads, cache=state.cache_dir, batch=batch, seed=seed)
     except CatalogueError as exc:
         _catalogue_failed(exc)
     except UsageError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(api.verify_report(result))
 
 
+@app.command(rich_help_panel=PANEL)
 def scan(
-    ctx: typer.Context,
     model: Annotated[str, typer.Argument(help=_MODEL_HELP)],
     check: Annotated[
         list[str] | None, typer.Option("--check", "-c", help="Run only this check (repeatable); default: all.")
@@ -104,17 +101,17 @@ def scan(
     api = _api()
     try:
         try:
-            catalogue = _load(ctx)
+            catalogue = _load()
         except CatalogueError:
             catalogue = None  # the registry is optional for a scan: toy models and hub ids still load
         result = api.scan_model(
-            model, check, catalogue=catalogue, heads=heads, cache=_root(ctx, "cache_dir"), batch=batch, seed=seed
+            model, check, catalogue=catalogue, heads=heads, cache=state.cache_dir, batch=batch, seed=seed
         )
         text = api.candidate_evidence(result, catalogue=catalogue) if emit_yaml is not None else None
     except UsageError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     to_stderr = emit_yaml is not None and str(emit_yaml) == "-"  # stdout carries the YAML alone
     if details:
         for r in result.results.values():

@@ -1,29 +1,25 @@
-"""`heads new`, `heads add-evidence` and `heads diff`: contributing from the command line.
+"""Commands for contributors: new, add-evidence, diff.
 
-Each command parses its flags (asking for a missing required value when run in a terminal), calls one
-library function (:mod:`catalogue.contribute`, :mod:`catalogue.history`) and prints the result. Bad input
-raises :class:`~catalogue.errors.UsageError`, which ``heads``' ``main()`` turns into a message and exit 1.
-Registered on the app by ``catalogue.cli._register_optional``.
+Each parses its flags (asking for a missing required value when run in a terminal), calls one library
+function (:mod:`catalogue.contribute`, :mod:`catalogue.history`) and prints the result, always naming
+the file written. Bad input raises :class:`~catalogue.errors.UsageError`.
 """
 
 from __future__ import annotations
 
 import sys
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
+from catalogue.cli._state import state
 from catalogue.errors import UsageError
 
-__all__ = ["add_evidence", "command_docs", "diff", "new"]
+__all__ = ["app"]
 
-
-def _data() -> Optional[Path]:
-    from catalogue.cli import state
-
-    return state.data
+app = typer.Typer()
+PANEL = "Contribute"
 
 
 def _ask(value: Optional[str], flag: str, label: str) -> str:
@@ -105,6 +101,7 @@ Source = Annotated[Optional[str], typer.Option(help="Where in the work this was 
 Note = Annotated[Optional[str], typer.Option(help="Anything a reader should know about this record.")]
 
 
+@app.command("new", rich_help_panel=PANEL)
 def new(
     id: Annotated[Optional[str], typer.Option("--id", help="Kebab-case id, e.g. name-mover-head.")] = None,
     name: Annotated[Optional[str], typer.Option(help="Display name, e.g. 'Name mover head'.")] = None,
@@ -130,7 +127,7 @@ def new(
     source: Source = None,
     note: Note = None,
 ) -> None:
-    """Add a new head type, with its first evidence record, to heads.yaml (comments and order are kept)."""
+    """Add a new head type, with its first evidence record, as data/heads/<id>.yaml."""
     from catalogue import contribute
 
     fields: dict[str, Any] = {
@@ -151,10 +148,11 @@ def new(
         "check": check,
     }
     fields["evidence"] = [_evidence(cite, model, location, method, method_detail, task, metric, value, source, note)]
-    head = contribute.new_head(fields, data=_data())
-    typer.echo(f"added head type {head.id} with 1 evidence record; run `heads validate`, then open a pull request")
+    edit = contribute.new_head(fields, data=state.data, cache=state.cache_dir)
+    typer.echo(f"wrote {edit.path}: head type {edit.head.id} with 1 evidence record; next, open a pull request")
 
 
+@app.command("add-evidence", rich_help_panel=PANEL)
 def add_evidence(
     head: Annotated[str, typer.Argument(help="Head-type id, name or alias.")],
     cite: Cite = None,
@@ -168,13 +166,16 @@ def add_evidence(
     source: Source = None,
     note: Note = None,
 ) -> None:
-    """Add an evidence record to an existing head type in heads.yaml (comments and order are kept)."""
+    """Add an evidence record to an existing head type's file (its comments and order are kept)."""
     from catalogue import contribute
 
     fields = _evidence(cite, model, location, method, method_detail, task, metric, value, source, note)
-    h, ev = contribute.add_evidence(head, fields, data=_data())
-    where = f" on {ev.model}" if ev.model else ""
-    typer.echo(f"added evidence from {ev.cite}{where} to {h.id} ({len(h.evidence) + 1} records)")
+    edit = contribute.add_evidence(head, fields, data=state.data, cache=state.cache_dir)
+    where = f" on {edit.evidence.model}" if edit.evidence.model else ""
+    typer.echo(
+        f"wrote {edit.path}: evidence from {edit.evidence.cite}{where} added to {edit.head.id} "
+        f"({len(edit.head.evidence)} records)"
+    )
 
 
 class DiffFormat(str, Enum):
@@ -182,49 +183,16 @@ class DiffFormat(str, Enum):
     json = "json"
 
 
+@app.command("diff", rich_help_panel=PANEL)
 def diff(
     rev: Annotated[str, typer.Argument(help="Git revision to compare with, e.g. origin/main or HEAD~1.")] = "HEAD",
     format: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.text,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when something changed.")] = False,
 ) -> None:
-    """Which head types and evidence records changed in heads.yaml since a git revision (for reviewers)."""
+    """Which head types, evidence records, models and works changed since a git revision (for reviewers)."""
     from catalogue import history
 
-    d = history.diff(rev, data=_data())
+    d = history.diff(rev, data=state.data)
     typer.echo(d.json() if format is DiffFormat.json else d.text())
     if exit_code and not d.empty:
         raise typer.Exit(1)
-
-
-def command_docs() -> list[Any]:
-    """Every `heads` command with its help and parameters, for the site's CLI reference."""
-    from catalogue.cli import app
-    from catalogue.render import CommandDoc, ParamDoc
-
-    group = typer.main.get_command(app)
-
-    def params(cmd: Any) -> list[ParamDoc]:  # a click command (typer may vendor its own click)
-        out = []
-        for p in cmd.params:
-            if getattr(p, "hidden", False):
-                continue
-            if p.param_type_name == "option":
-                label = ", ".join(p.opts) + ("/" + ", ".join(p.secondary_opts) if p.secondary_opts else "")
-                default = p.default
-                if isinstance(default, Enum):
-                    default = default.value
-                shown = "" if default in (None, False, ()) or p.is_flag and not p.secondary_opts else str(default)
-                out.append(ParamDoc(label, p.help or "", "option", shown, p.required))
-            else:
-                label = (p.name or "").upper() + ("..." if p.nargs == -1 else "")
-                default = p.default if p.default not in (None, ()) else ""
-                out.append(ParamDoc(label, getattr(p, "help", None) or "", "argument", str(default), p.required))
-        return out
-
-    docs = [CommandDoc("", group.help or "", params(group))]
-    commands = getattr(group, "commands", {})
-    for name in sorted(commands):
-        cmd = commands[name]
-        if not cmd.hidden:
-            docs.append(CommandDoc(name, cmd.help or "", params(cmd)))
-    return docs

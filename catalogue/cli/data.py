@@ -1,0 +1,95 @@
+"""Commands about the data as a whole: validate, export, schema."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from catalogue.cli._state import print_problems, state
+
+__all__ = ["app"]
+
+app = typer.Typer()
+PANEL = "Data"
+
+
+class ExportFormat(str, Enum):
+    json = "json"
+    csv = "csv"
+    bibtex = "bibtex"
+
+
+@app.command(rich_help_panel=PANEL)
+def validate(
+    path: Annotated[Optional[Path], typer.Argument(help="Data folder (default: the catalogue's data).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+) -> None:
+    """Check heads/*.yaml, models.yaml, taxonomy.yaml and references.bib: every error at once, with file:line."""
+    from catalogue.index import Index
+    from catalogue.loader import check
+    from catalogue.paths import data_paths
+
+    folder = path or state.data
+    cat, report = check(folder)
+    if cat is None or report.has_errors(strict=strict):
+        shown = report.problems if strict else report.errors
+        print_problems(report.problems, f"{len(shown)} error(s): fix them and run `heads validate` again")
+        raise typer.Exit(1)
+    if report.warnings:
+        print_problems(report.warnings, f"{len(report.warnings)} warning(s)")
+    Index.open(data_paths(folder), cache=state.cache_dir, catalogue=cat).dispose()  # ready for queries
+    ev = sum(len(h.evidence) for h in cat.heads.values())
+    typer.echo(
+        f"ok: {len(cat.heads)} head types, {ev} evidence records, {len(cat.references)} works, {len(cat.models)} models"
+    )
+
+
+@app.command(rich_help_panel=PANEL)
+def export(
+    format: Annotated[
+        ExportFormat,
+        typer.Option("--format", "-f", help="json: everything; csv: one row per evidence; bibtex: all works."),
+    ] = ExportFormat.json,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")
+    ] = None,
+) -> None:
+    """Export the whole catalogue."""
+    from catalogue import exporting, query
+    from catalogue.files import write_atomic
+
+    index = state.index()
+    text = exporting.export(
+        format.value, query.all_heads(index), query.models(index), query.references(index), query.taxonomy(index)
+    )
+    if output is None:
+        typer.echo(text)
+    else:
+        typer.echo(f"wrote {write_atomic(output, text + chr(10))}", err=True)
+
+
+@app.command(rich_help_panel=PANEL)
+def schema(
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Write the JSON Schema to this file.")
+    ] = None,
+    check_current: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if --output differs from the current schema.")
+    ] = False,
+) -> None:
+    """Print the JSON Schema of a head-type file, data/heads/<id>.yaml (editors use it for completion and checks)."""
+    from catalogue import exporting
+    from catalogue.files import write_atomic
+
+    text = exporting.json_schema()
+    if output is None:
+        typer.echo(text, nl=False)
+    elif check_current:
+        if not output.is_file() or output.read_text(encoding="utf-8") != text:
+            typer.echo(f"{output} is out of date: run `heads schema -o {output}`", err=True)
+            raise typer.Exit(1)
+    else:
+        typer.echo(f"wrote {write_atomic(output, text)}", err=True)

@@ -1,0 +1,170 @@
+"""Commands that look things up in the catalogue: list, show, search, where, model, models, cite, stats, taxonomy.
+
+They read the SQLite index only (no pydantic, no YAML parsing), so they start fast.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from catalogue.cli._state import state
+
+__all__ = ["app"]
+
+app = typer.Typer()
+PANEL = "Look up"
+
+
+class ListFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    yaml = "yaml"
+
+
+class ShowFormat(str, Enum):
+    text = "text"
+    json = "json"
+    yaml = "yaml"
+
+
+class TaxonomyPart(str, Enum):
+    stages = "stages"
+    methods = "methods"
+    benchmarks = "benchmarks"
+
+
+@app.command("list", rich_help_panel=PANEL)
+def list_(
+    stage: Annotated[Optional[str], typer.Option(help="Stage id, name or abbreviation (KR, ICI, LR, EP).")] = None,
+    method: Annotated[Optional[str], typer.Option(help="Discovery method id, e.g. path-patching, scoring.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model registry id or Hugging Face id.")] = None,
+    paper: Annotated[Optional[str], typer.Option(help="Cite key or arXiv id of a work.")] = None,
+    year: Annotated[Optional[int], typer.Option(help="Year of a work in the evidence.", min=1900, max=2100)] = None,
+    in_survey: Annotated[
+        Optional[bool], typer.Option("--in-survey/--not-in-survey", help="Only types the survey names (or does not).")
+    ] = None,
+    format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.table,
+) -> None:
+    """List head types, filtered by stage, method, model, paper, year or survey membership."""
+    from catalogue import formats, query
+
+    index = state.index()
+    filters = query.Filters(stage, method, model, paper, year, in_survey)
+    if format in (ListFormat.json, ListFormat.yaml):  # complete records
+        typer.echo(formats.render_rows([], format.value, full=query.list_heads(index, filters)))
+        return
+    rows = query.list_rows(index, filters)
+    if not rows and format is ListFormat.table:
+        typer.echo("no head type matches these filters", err=True)
+        return
+    if format is ListFormat.table:
+        rows = [{**r, "years": formats.year_span(str(r["years"]))} for r in rows]
+        typer.echo(formats.render_rows(rows, "table", columns=["id", "stages", "evidence", "years", "summary"]))
+    else:
+        typer.echo(formats.render_rows(rows, format.value))
+
+
+@app.command(rich_help_panel=PANEL)
+def show(
+    name: Annotated[str, typer.Argument(help="Head-type id, name or alias (any case).")],
+    format: Annotated[ShowFormat, typer.Option("--format", "-f", help="Output format.")] = ShowFormat.text,
+) -> None:
+    """Everything the catalogue records about one head type."""
+    from catalogue import formats, query
+
+    index = state.index()
+    h = query.show(index, name)
+    if format is ShowFormat.text:
+        typer.echo(formats.head_text(h, query.reference_labels(index, [h])))
+    else:
+        typer.echo(formats.render_rows([], format.value, full=h))
+
+
+@app.command(rich_help_panel=PANEL)
+def search(
+    text: Annotated[list[str], typer.Argument(help="Words to search for (all must match; word* for a prefix).")],
+    limit: Annotated[int, typer.Option(help="Most results to show.", min=1, max=1000)] = 20,
+    format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.table,
+) -> None:
+    """Ranked full-text search over names, aliases, summaries, mechanisms and evidence."""
+    from catalogue import formats, query
+
+    hits = query.search(state.index(), " ".join(text), limit=limit)
+    if not hits:
+        typer.echo("no match", err=True)
+        raise typer.Exit(1)
+    rows = [{"id": h.head["id"], "score": f"{h.score:.2f}", "match": h.snippet} for h in hits]
+    typer.echo(formats.render_rows(rows, format.value))
+
+
+@app.command(rich_help_panel=PANEL)
+def where(
+    model: Annotated[str, typer.Argument(help="Model registry id or Hugging Face id, e.g. gpt2-small.")],
+    head: Annotated[str, typer.Argument(help="The head: L9H9, 9.9 or 9:9 (0-indexed layer and head).")],
+    format: Annotated[ShowFormat, typer.Option("--format", "-f", help="Output format.")] = ShowFormat.text,
+) -> None:
+    """Every head type recorded at one head of a model, with its evidence."""
+    from catalogue import formats, query
+
+    index = state.index()
+    m, loc, found = query.where(index, model, head)
+    if format is ShowFormat.text:
+        typer.echo(formats.where_text(m, loc, found, query.reference_labels(index)))
+    else:
+        typer.echo(formats.render_rows([], format.value, full=formats.where_json(m, loc, found)))
+
+
+@app.command("model", rich_help_panel=PANEL)
+def model_(model: Annotated[str, typer.Argument(help="Model registry id or Hugging Face id.")]) -> None:
+    """A layer x head map of the roles the catalogue records in one model."""
+    from catalogue import formats, query
+
+    m, head_map = query.model_map(state.index(), model)
+    typer.echo(formats.model_text(m, head_map))
+
+
+@app.command("models", rich_help_panel=PANEL)
+def models_() -> None:
+    """The model registry: ids, Hugging Face ids and dimensions."""
+    from catalogue import formats, query
+
+    typer.echo(formats.models_table(query.models(state.index())))
+
+
+@app.command(rich_help_panel=PANEL)
+def cite(names: Annotated[list[str], typer.Argument(help="Head-type ids, names or aliases.")]) -> None:
+    """BibTeX for the works cited in these head types' evidence."""
+    from catalogue import query
+
+    typer.echo("\n\n".join(str(r["bibtex"]) for r in query.cite(state.index(), names)))
+
+
+@app.command(rich_help_panel=PANEL)
+def stats(
+    format: Annotated[ShowFormat, typer.Option("--format", "-f", help="Output format.")] = ShowFormat.text,
+) -> None:
+    """Counts by stage, method, model and year."""
+    from catalogue import formats, query
+
+    figures = query.stats(state.index()).as_dict()
+    if format is ShowFormat.text:
+        typer.echo(formats.stats_text(figures))
+    else:
+        typer.echo(formats.render_rows([], format.value, full=figures))
+
+
+@app.command(rich_help_panel=PANEL)
+def taxonomy(
+    part: Annotated[
+        Optional[TaxonomyPart], typer.Argument(help="stages, methods or benchmarks (default: all).")
+    ] = None,
+) -> None:
+    """The survey's frameworks: the four stages and their sub-categories, the discovery methods, the benchmarks."""
+    from catalogue import formats, query
+
+    parts = [part.value] if part is not None else [p.value for p in TaxonomyPart]
+    typer.echo(formats.taxonomy_text(query.taxonomy(state.index()), parts))

@@ -1,0 +1,220 @@
+"""The catalogue's closed vocabularies and head-location rules, without pydantic.
+
+Everything here is plain Python so the fast query path (``heads show``, ``where``, ``list``) can use it
+without importing pydantic. :mod:`catalogue.schema` builds its models on these types; each runtime list is
+derived from its ``Literal`` type (``STAGES = get_args(StageId)``, as TransformerLens derives
+``HEAD_NAMES``), so the two cannot drift apart. Each fact has this one home:
+
+- the stages, their order and abbreviations (KR, ICI, LR, EP: the survey's);
+- the spelling of a head location, ``L<layer>H<head>``, 0-indexed, and the forms accepted on input;
+- the rule that a location must lie inside its model (:func:`location_problem`);
+- how names are compared (:func:`normalize_name`) and misspellings answered (:func:`suggest`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Literal, get_args
+
+__all__ = [
+    "CHECKS",
+    "METHODS",
+    "PLACED_BY",
+    "RELATION_KINDS",
+    "STAGES",
+    "STAGE_ABBREVIATIONS",
+    "SUBCATEGORIES",
+    "SUBCATEGORY_STAGE",
+    "CheckId",
+    "MethodId",
+    "StageId",
+    "SubcategoryId",
+    "format_location",
+    "location_problem",
+    "normalize_name",
+    "parse_location",
+    "stage_id",
+    "stage_label",
+    "suggest",
+]
+
+# --------------------------------------------------------------------------- stages
+
+StageId = Literal[
+    "knowledge-recalling",
+    "in-context-identification",
+    "latent-reasoning",
+    "expression-preparation",
+]
+#: The survey's four stages, in the order of a model's reasoning.
+STAGES: tuple[str, ...] = get_args(StageId)
+
+#: The survey's abbreviation of each stage (Zheng et al., Section 3: KR, ICI, LR, EP).
+STAGE_ABBREVIATIONS: dict[str, str] = {
+    "knowledge-recalling": "KR",
+    "in-context-identification": "ICI",
+    "latent-reasoning": "LR",
+    "expression-preparation": "EP",
+}
+
+SubcategoryId = Literal[
+    "general-tasks",
+    "specific-tasks",
+    "overall-structure",
+    "syntactic-information",
+    "semantic-information",
+    "icl-task-recognition",
+    "icl-task-learning",
+    "effective-reasoning",
+    "task-specific-reasoning",
+    "information-aggregation",
+    "signal-amplification",
+    "instruction-alignment",
+]
+SUBCATEGORIES: tuple[str, ...] = get_args(SubcategoryId)
+
+#: Which stage each sub-category belongs to (the survey's taxonomy figure).
+SUBCATEGORY_STAGE: dict[str, str] = {
+    "general-tasks": "knowledge-recalling",
+    "specific-tasks": "knowledge-recalling",
+    "overall-structure": "in-context-identification",
+    "syntactic-information": "in-context-identification",
+    "semantic-information": "in-context-identification",
+    "icl-task-recognition": "latent-reasoning",
+    "icl-task-learning": "latent-reasoning",
+    "effective-reasoning": "latent-reasoning",
+    "task-specific-reasoning": "latent-reasoning",
+    "information-aggregation": "expression-preparation",
+    "signal-amplification": "expression-preparation",
+    "instruction-alignment": "expression-preparation",
+}
+
+
+def stage_id(value: str) -> str | None:
+    """The stage id for an id, an abbreviation (``KR``) or a prefix of an id, any case; None if none or several."""
+    v = value.strip().lower()
+    for s, abbr in STAGE_ABBREVIATIONS.items():
+        if v in (s, abbr.lower(), s.replace("-", " ")):
+            return s
+    matches = [s for s in STAGES if s.startswith(v)] if v else []
+    return matches[0] if len(matches) == 1 else None
+
+
+def stage_label(stages: list[str] | tuple[str, ...] | set[str]) -> str:
+    """``ICI,LR``: the abbreviations of these stages in stage order."""
+    return ",".join(STAGE_ABBREVIATIONS[s] for s in sorted(set(stages), key=STAGES.index))
+
+
+# --------------------------------------------------------------------------- other vocabularies
+
+MethodId = Literal[
+    "directional-addition",
+    "directional-subtraction",
+    "zero-ablation",
+    "mean-ablation",
+    "activation-patching",
+    "path-patching",
+    "probing",
+    "simplified-model-training",
+    "scoring",
+    "other",
+]
+METHODS: tuple[str, ...] = get_args(MethodId)
+
+PlacedBy = Literal["survey", "catalogue"]
+PLACED_BY: tuple[str, ...] = get_args(PlacedBy)
+
+RelationKind = Literal[
+    "composes-with",
+    "backup-of",
+    "suppresses",
+    "same-heads-as",
+    "subtype-of",
+    "generalizes",
+    "contrasts-with",
+    "feeds",
+]
+RELATION_KINDS: tuple[str, ...] = get_args(RelationKind)
+
+#: Executable checks in ``catalogue.verify`` (one detector each). Which head type a check serves is
+#: recorded in the data only (a head type's ``check:``), never in code.
+CheckId = Literal[
+    "previous-token",
+    "duplicate-token",
+    "induction",
+    "positional",
+    "first-token",
+    "delimiter",
+    "rare-word",
+    "retrieval",
+    "successor",
+    "copy-suppression",
+    "iteration",
+    "local",
+]
+CHECKS: tuple[str, ...] = get_args(CheckId)
+
+# --------------------------------------------------------------------------- head locations
+
+#: Largest layer or head index accepted anywhere (a model has at most 1,000 of either).
+MAX_INDEX = 9_999
+
+_LOCATION_RE = re.compile(r"^\s*(?:L(\d{1,9})\s*H(\d{1,9})|(\d{1,9})\s*[.:/]\s*(\d{1,9}))\s*$", re.IGNORECASE)
+
+
+def format_location(layer: int, head: int) -> str:
+    """The catalogue's spelling of a head: ``L9H9`` (0-indexed layer, then 0-indexed head)."""
+    return f"L{layer}H{head}"
+
+
+def parse_location(text: str) -> tuple[int, int]:
+    """Parse a head written ``L9H9``, ``9.9`` or ``9:9`` into ``(layer, head)``, both 0-indexed.
+
+    Raises ``ValueError`` naming the accepted forms, or the limit when an index is above :data:`MAX_INDEX`.
+    """
+    m = _LOCATION_RE.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not a head location: write L<layer>H<head> (0-indexed), e.g. L9H9 or 9.9")
+    layer, head = (m.group(1), m.group(2)) if m.group(1) is not None else (m.group(3), m.group(4))
+    if int(layer) > MAX_INDEX or int(head) > MAX_INDEX:
+        raise ValueError(f"{text!r}: layer and head indices go up to {MAX_INDEX}")
+    return int(layer), int(head)
+
+
+def location_problem(layer: int, head: int, model_id: str, layers: int | None, heads: int | None) -> str | None:
+    """Why ``L<layer>H<head>`` cannot be a head of this model, or None when it can.
+
+    A location needs the model's recorded size (``layers`` and query ``heads`` per layer) and must lie
+    inside it, counting from 0.
+    """
+    if layers is None or heads is None:
+        return f"{model_id} has no recorded dimensions, so {format_location(layer, head)} cannot be checked"
+    if layer >= layers or head >= heads:
+        return (
+            f"{format_location(layer, head)} is outside {model_id}: it has {layers} layers (0-{layers - 1}) "
+            f"and {heads} heads per layer (0-{heads - 1}), counted from 0"
+        )
+    return None
+
+
+# --------------------------------------------------------------------------- names
+
+
+def normalize_name(name: str) -> str:
+    """Fold case, spacing, hyphens and a trailing 'head(s)' so that names compare loosely."""
+    s = re.sub(r"[\s_\-]+", " ", name.strip().lower())
+    s = re.sub(r"[()]", "", s)
+    s = re.sub(r" (heads?)$", "", s).strip()
+    return s
+
+
+def suggest(name: str, names: dict[str, str], *, n: int = 3) -> list[str]:
+    """Close matches for a misspelt name, as the canonical ids they resolve to (``names``: normalized -> id)."""
+    key = normalize_name(name)
+    out: list[str] = []
+    for match in difflib.get_close_matches(key, list(names), n=n * 3, cutoff=0.6):
+        target = names[match]
+        if target not in out:
+            out.append(target)
+    return out[:n]
