@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["SCHEMA_VERSION", "Index", "cache_dir"]
 
 #: Bumped whenever the tables change, so old index files are never read.
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 
 def cache_dir(override: str | Path | None = None) -> Path:

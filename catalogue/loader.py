@@ -260,9 +260,11 @@ def _check(paths: DataPaths) -> tuple[Catalogue | None, list[Problem]]:
     ref_name = _display(paths.references)
     bib_text = read_text(paths.references, problems, read)
     references: dict[str, Reference] = {}
+    cite_keys: set[str] = set()  # every entry's key, rejected ones too: one bad entry is one error
     if bib_text is not None:
-        references, bib_problems = parse_references(bib_text, file=ref_name)
-        problems += bib_problems
+        bibliography = parse_references(bib_text, file=ref_name)
+        references, cite_keys = bibliography.references, bibliography.keys
+        problems += bibliography.problems
 
     # taxonomy
     tax_doc, tax_lines, tax_name = _load_yaml(paths.taxonomy, "stages", problems, read)
@@ -315,10 +317,10 @@ def _check(paths: DataPaths) -> tuple[Catalogue | None, list[Problem]]:
         if (isinstance(heads_doc, dict) and isinstance(heads_doc["heads"], list))
         else set()
     )
-    problems += list(_cross_check(heads, raw_ids, model_ids, references, name, lines))
+    problems += list(_cross_check(heads, raw_ids, model_ids, cite_keys, name, lines))
 
     if taxonomy is not None:
-        if taxonomy.cite not in references:
+        if taxonomy.cite not in cite_keys:
             problems.append(
                 Problem(
                     tax_name,
@@ -329,7 +331,7 @@ def _check(paths: DataPaths) -> tuple[Catalogue | None, list[Problem]]:
                 )
             )
         for i, b in enumerate(taxonomy.benchmarks):
-            if b.cite and b.cite not in references:
+            if b.cite and b.cite not in cite_keys:
                 problems.append(
                     Problem(
                         tax_name,
@@ -363,7 +365,7 @@ def _cross_check(
     heads: list[tuple[int, HeadType]],
     known_ids: set[str],
     models: dict[str, ModelInfo],
-    refs: dict[str, Reference],
+    cite_keys: set[str],
     name: str,
     lines: _Lines,
 ) -> Iterator[Problem]:
@@ -413,7 +415,7 @@ def _cross_check(
                 )
         for j, e in enumerate(h.evidence):
             ew = f"{where} evidence[{j}]"
-            if e.cite not in refs:
+            if e.cite not in cite_keys:
                 yield Problem(
                     name,
                     lines(("heads", i, "evidence", j, "cite")),
