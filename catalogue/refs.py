@@ -226,9 +226,16 @@ class _ResolveValues(LibraryMiddleware):
         return Library(blocks, fail_on_duplicate_key=False)
 
 
+#: Fields that identify the parent itself, never inherited: the part is another work.
+_NOT_INHERITED = {"crossref", "ids", "key", "doi", "eprint", "eprinttype", "archiveprefix", "eprintclass", "url"}
+#: parser_metadata key on a child entry: the key of its crossref parent.
+_PARENT = "catalogue_crossref_parent"
+
+
 class _InheritCrossref(LibraryMiddleware):
     """``crossref = {parent}``: the entry takes every field it lacks from the parent (BibTeX), the
-    parent's title becoming its ``booktitle`` (biblatex), and loses the ``crossref`` field."""
+    parent's title becoming its ``booktitle`` (biblatex), except the parent's identifiers
+    (:data:`_NOT_INHERITED`), and loses the ``crossref`` field."""
 
     def transform(self, library: Library) -> Library:
         by_key = {e.key.lower(): e for e in library.entries}
@@ -248,10 +255,11 @@ class _InheritCrossref(LibraryMiddleware):
                 have = {f.key for f in block.fields}
                 for f in parent.fields:
                     name = "booktitle" if f.key == "title" else f.key
-                    if name not in have and name != "crossref":
+                    if name not in have and name not in _NOT_INHERITED:
                         block.fields.append(bib.Field(name, f.value, f.start_line))
                         have.add(name)
                 block.pop("crossref")
+                block.set_parser_metadata(_PARENT, parent.key)
             blocks.append(block)
         return Library(blocks, fail_on_duplicate_key=False)
 
@@ -282,15 +290,20 @@ def parse_references(text: str, *, file: str) -> Bibliography:
     problems += _case_duplicates(library, file, rejected)
     entries = [e for e in library.entries if e.key not in rejected]
     keys |= {e.key for e in library.entries}
+    # a crossref parent (a proceedings volume, say) is a work only if it is complete as one
+    parents = {str(e.get_parser_metadata(_PARENT)) for e in entries if e.get_parser_metadata(_PARENT)}
     refs: dict[str, Reference] = {}
     for entry, shown in zip(entries, _display(entries), strict=True):
         line = (entry.start_line or 0) + 1
+        found: list[Problem] = []
         if isinstance(shown, bib.MiddlewareErrorBlock):
-            problems.append(_middleware_failure(shown, file, line))
-            continue
-        ref = _reference(entry, shown, file, line, problems)
-        if ref is not None:
+            found.append(_middleware_failure(shown, file, line))
+        elif (ref := _reference(entry, shown, file, line, found)) is not None:
             refs[ref.key] = ref
+        if found and entry.key in parents:
+            keys.discard(entry.key)
+        else:
+            problems += found
     problems += _same_work(refs, {e.key: (e.start_line or 0) + 1 for e in entries}, file)
     return Bibliography(refs, problems, keys)
 
