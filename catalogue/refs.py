@@ -1,4 +1,4 @@
-"""data/references.bib -> validated :class:`Reference` objects. The only module that imports bibtexparser.
+"""data/references.bib -> validated :class:`Reference` objects. The only importer of bibtexparser and pylatexenc.
 
 BibTeX is read as BibTeX reads it: ``@string`` macros (defined before use, names in any case, the
 month macros ``jan``...``dec`` built in), ``#`` concatenation and ``crossref`` are resolved, and the
@@ -71,6 +71,8 @@ _ENTRY_KEY = re.compile(r"@\s*\w+\s*[{(]\s*([^,\s{}()]+)\s*,")
 #: A macro name as BibTeX reads it: no whitespace or ``"#%'(),={}``, not starting with a digit.
 _MACRO_NAME = re.compile(r"[^\s\"#%'(),={}0-9][^\s\"#%'(),={}]*")
 _NUMBER = re.compile(r"\d+")
+#: Text pylatexenc would change: macros, groups, math, ties, comments, and the ligatures -- `` '' ?` !`.
+_TEX = re.compile(r"[\\{}$~%`]|--|''|[?!]`")
 
 
 class Bibliography(NamedTuple):
@@ -85,9 +87,17 @@ class Bibliography(NamedTuple):
 # --------------------------------------------------------------------------- TeX -> Unicode
 
 
+def _last_argument(node: Any, l2tobj: Any) -> str:
+    """``\\href{url}{text}`` as its text (pylatexenc's default fails on a missing argument)."""
+    args = [a for a in (node.nodeargd.argnlist if node.nodeargd else []) if a is not None]
+    return str(l2tobj.nodelist_to_text(args[-1:]))
+
+
 class _Decoder(LatexNodes2Text):  # type: ignore[misc]
     """pylatexenc's converter, knowing the macros found in bibliographies that its defaults drop
-    (``\\texttt``, ``\\mbox``: the text; ``\\url``: the address; ``\\href``: the link text)."""
+    (``\\texttt``, ``\\mbox``: the text; ``\\url``: the address; ``\\href``: the link text).
+
+    A ``%`` not escaped is read as a percent sign, as meant, not as a TeX comment eating the rest."""
 
     _walker = get_default_walker_context_db()
     _walker.add_context_category("catalogue", prepend=True, macros=[MacroSpec("href", "{{")])
@@ -96,11 +106,14 @@ class _Decoder(LatexNodes2Text):  # type: ignore[misc]
         db = get_default_latex_context_db()
         keep = ("url", "texttt", "mbox", "hbox", "textnormal", "textup", "textmd", "ensuremath")
         macros = [MacroTextSpec(m, simplify_repl="%s") for m in keep]
-        macros.append(MacroTextSpec("href", simplify_repl="%(2)s"))
+        macros.append(MacroTextSpec("href", simplify_repl=_last_argument))
         db.add_context_category("catalogue", prepend=True, macros=macros)
         super().__init__(latex_context=db, math_mode="text")
 
     def latex_to_text(self, latex: str, **parse_flags: Any) -> str:
+        if not _TEX.search(latex):  # most names and titles: nothing to decode, and pylatexenc is slow
+            return " ".join(latex.split())
+        latex = re.sub(r"(?<!\\)%", r"\\%", latex)
         text = super().latex_to_text(latex, latex_context=self._walker, **parse_flags)
         return " ".join(str(text).split())
 
@@ -182,17 +195,15 @@ def _closing(expr: str, start: int) -> int:
     return -1
 
 
-def _duplicate_fields(entry: bib.Entry) -> list[tuple[str, int, int]]:
-    """Fields given twice (names compare in any case, as in BibTeX): (name, first line, second line)."""
+def _field_given_twice(entry: bib.Entry) -> _ValueError | None:
+    """The first field given twice (names compare in any case, as in BibTeX), if any."""
     seen: dict[str, int] = {}
-    out = []
     for f in entry.fields:
-        name = f.key.lower()
+        name, line = f.key.lower(), int(f.start_line) + 1
         if name in seen:
-            out.append((name, seen[name], f.start_line + 1))
-        else:
-            seen[name] = f.start_line + 1
-    return out
+            return _ValueError("", line, f"field {name!r} is given twice (lines {seen[name]} and {line})", "keep one")
+        seen[name] = line
+    return None
 
 
 class _ResolveValues(LibraryMiddleware):
@@ -212,15 +223,15 @@ class _ResolveValues(LibraryMiddleware):
                         block.value = _evaluate(block.value, macros, f"@string {block.key}", line)
                     macros[block.key.lower()] = block.value
                 elif isinstance(block, bib.Entry):
-                    for name, first, second in _duplicate_fields(block)[:1]:
-                        raise _ValueError(
-                            name, second, f"field {name!r} is given twice (lines {first} and {second})", "keep one"
-                        )
+                    if twice := _field_given_twice(block):
+                        raise twice
                     for f in block.fields:
                         f.key = f.key.lower()
                         if f.enclosing == "no-enclosing":
                             f.value = _evaluate(f.value, macros, f.key, f.start_line + 1)
             except _ValueError as exc:
+                if isinstance(block, bib.String):  # reported once, here; its users are not errors too
+                    macros[block.key.lower()] = ""
                 block = bib.MiddlewareErrorBlock(block, exc)
             blocks.append(block)
         return Library(blocks, fail_on_duplicate_key=False)
@@ -333,10 +344,9 @@ def _failure(block: bib.ParsingFailedBlock, file: str, keys: set[str]) -> Proble
         entry = block.ignore_error_block
         assert isinstance(entry, bib.Entry)
         keys.add(entry.key)
-        name, first, second = _duplicate_fields(entry)[0]
-        return Problem(
-            file, second, f"@{entry.key}", f"field {name!r} is given twice (lines {first} and {second})", "keep one"
-        )
+        twice = _field_given_twice(entry)
+        assert twice is not None
+        return Problem(file, twice.line, f"@{entry.key}", twice.message, twice.hint)
     if isinstance(block, bib.MiddlewareErrorBlock):
         inner = block.ignore_error_block
         if isinstance(inner, bib.Entry):
@@ -380,7 +390,7 @@ def _middleware_failure(block: bib.MiddlewareErrorBlock, file: str, line: int) -
     )
     error = block.error
     if isinstance(error, _ValueError):
-        what = f"{error.field}: " if not error.field.startswith("@") else ""
+        what = f"{error.field}: " if error.field and not error.field.startswith("@") else ""
         return Problem(file, error.line or line, where, what + error.message, error.hint)
     if isinstance(error, InvalidNameError):
         return Problem(
@@ -390,8 +400,7 @@ def _middleware_failure(block: bib.MiddlewareErrorBlock, file: str, line: int) -
             f"author: cannot split the name {error.name!r}: {error.reason.lower()}",
             "join names with ` and `; write each as `Last, First` or `First Last`; brace a corporate name: {OpenAI}",
         )
-    first = str(error).strip().splitlines()[0] if str(error).strip() else "cannot decode this entry's TeX"
-    return Problem(file, line, where, f"TeX cannot be decoded: {first}", "check the backslashes and braces")
+    return Problem(file, line, where, "the TeX in this entry cannot be decoded", "check its backslashes and braces")
 
 
 def _field_line(block: bib.Block, name: str, default: int) -> int:
@@ -482,7 +491,15 @@ def _reference(entry: bib.Entry, shown: bib.Block, file: str, line: int, problem
     elif not year.isdigit():
         problems.append(Problem(file, lines["year"], where, f"year {year!r} is not a number", "write year = {2024}"))
         return None
-    people = [_person(p) for p in text.get("author", [])]
+    try:
+        people = [_person(p) for p in text.get("author", [])]
+    except Exception:  # pylatexenc raises on malformed macro arguments; say where, not how
+        problems.append(
+            Problem(
+                file, lines["author"], where, "author: the TeX cannot be decoded", "check its backslashes and braces"
+            )
+        )
+        return None
     archive = (raw.get("eprinttype") or raw.get("archiveprefix") or "arxiv").lower()
     venue = next((n for n in _VENUE_FIELDS if text.get(n)), None)
     try:

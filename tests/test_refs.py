@@ -69,6 +69,7 @@ def line_of(bib: str, text: str, *, nth: int = 1) -> int:
         (r"\textit{Foo} heads", "Foo heads"),
         (r"\emph{Foo} and \texttt{bar}", "Foo and bar"),
         (r"Seen at \url{x.org}", "Seen at x.org"),
+        (r"\href{https://x.org}{Heads}: 100% sure", "Heads: 100% sure"),
         (r"\'{E}cole {GPT}-2 \& {BERT}: 1--2", "École GPT-2 & BERT: 1–2"),
         (r"$\alpha$-heads", "α-heads"),
     ],
@@ -282,6 +283,12 @@ def test_rejected_entry_key_is_known_to_the_taxonomy_too(write_data: WriteData) 
     bib = BIB.replace("  journal = {Patterns},", "  journal = {Patterns},\n  journal = {Patterns again},")
     found = errors(write_data, bib)
     assert len(found) == 1 and "field 'journal' is given twice" in found[0], found
+
+
+def test_undefined_macro_in_a_string_is_one_error(write_data: WriteData) -> None:
+    bib = "@string{ven = nowhere # { 2023}}\n" + entry(BASE + ",\n  booktitle = ven")
+    (err,) = errors(write_data, bib)  # the entry using `ven` is not an error too
+    assert "references.bib:1: @string ven: @string macro 'nowhere' is not defined" in err
 
 
 def test_duplicate_string_macro_is_named(write_data: WriteData) -> None:
