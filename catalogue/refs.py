@@ -286,17 +286,8 @@ def parse_references(text: str, *, file: str) -> Bibliography:
     for block in library.blocks:
         if isinstance(block, bib.ParsingFailedBlock):
             problems.append(_failure(block, file, keys))
-        elif isinstance(block, bib.ImplicitComment) and re.search(r"^\s*\w+\s*=|[{}]", block.comment, re.M):
-            problems.append(
-                Problem(
-                    file,
-                    (block.start_line or 0) + 1,
-                    "",
-                    "text outside any entry is ignored: " + repr(block.comment.strip().splitlines()[0][:60]),
-                    "if it belongs to the entry above, that entry closes too early: check its braces",
-                    "warning",
-                )
-            )
+        elif isinstance(block, bib.ImplicitComment):
+            problems += _stray(block, file)
     rejected: set[str] = set()
     problems += _case_duplicates(library, file, rejected)
     entries = [e for e in library.entries if e.key not in rejected]
@@ -317,6 +308,26 @@ def parse_references(text: str, *, file: str) -> Bibliography:
             problems += found
     problems += _same_work(refs, {e.key: (e.start_line or 0) + 1 for e in entries}, file)
     return Bibliography(refs, problems, keys)
+
+
+_FIELD_LIKE = re.compile(r"^\s*\w+\s*=|[{}]")
+
+
+def _stray(block: bib.ImplicitComment, file: str) -> list[Problem]:
+    """BibTeX ignores text between entries; a field or brace there means an entry closed too early."""
+    for i, text in enumerate(block.comment.splitlines()):
+        if _FIELD_LIKE.search(text):
+            return [
+                Problem(
+                    file,
+                    (block.start_line or 0) + 1 + i,
+                    "",
+                    f"text outside any entry is ignored: {text.strip()[:60]!r}",
+                    "if it belongs to the entry above, that entry closes too early: check its braces",
+                    "warning",
+                )
+            ]
+    return []
 
 
 def _failure(block: bib.ParsingFailedBlock, file: str, keys: set[str]) -> Problem:

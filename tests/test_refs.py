@@ -297,6 +297,14 @@ def test_duplicate_string_macro_is_named(write_data: WriteData) -> None:
     assert "references.bib:2: @string ven: macro 'ven' is defined twice (first on line 1)" in err
 
 
+def test_text_left_outside_an_entry_is_pointed_at(write_data: WriteData) -> None:
+    bib = entry("  title = {T}},\n  author = {Doe, Ann},\n  year = {2023}")  # one `}` too many closes it early
+    _, problems = check(write_data(bib=bib))
+    stray = [str(p) for p in problems if "outside any entry" in p.message]
+    assert stray and f"references.bib:{line_of(bib, 'author = {Doe, Ann}')}:" in stray[0]
+    assert "closes too early" in stray[0]
+
+
 def test_validate_reports_bibtex_errors_without_traceback(write_data: WriteData) -> None:
     data = write_data(bib=entry(BASE + ",\n  title = {Again}"))
     env = {**os.environ, "HEADS_DATA_DIR": str(data)}
