@@ -368,9 +368,11 @@ def _check(paths: DataPaths, overrides: Mapping[Path, str] | None = None) -> tup
     ref_name = _display(paths.references)
     bib_text = read_text(paths.references, problems, read, overrides)
     references: dict[str, Reference] = {}
+    cite_keys: set[str] = set()  # every entry's key, rejected ones too: one bad entry is one error
     if bib_text is not None:
-        references, bib_problems = parse_references(bib_text, file=ref_name)
-        problems.extend(bib_problems)
+        bibliography = parse_references(bib_text, file=ref_name)
+        references, cite_keys = bibliography.references, bibliography.keys
+        problems.extend(bibliography.problems)
 
     # taxonomy
     tax_doc, tax_lines, tax_name = _load_yaml(paths.taxonomy, "stages", problems, read, overrides)
@@ -404,10 +406,10 @@ def _check(paths: DataPaths, overrides: Mapping[Path, str] | None = None) -> tup
 
     # head types, one file each
     heads, known_ids = _read_heads(paths, problems, read, overrides)
-    problems.extend(_cross_check(heads, known_ids, model_ids, references))
+    problems.extend(_cross_check(heads, known_ids, model_ids, cite_keys))
 
     if taxonomy is not None:
-        if taxonomy.cite not in references:
+        if taxonomy.cite not in cite_keys:
             problems.add(
                 Problem(
                     tax_name,
@@ -418,7 +420,7 @@ def _check(paths: DataPaths, overrides: Mapping[Path, str] | None = None) -> tup
                 )
             )
         for i, b in enumerate(taxonomy.benchmarks):
-            if b.cite and b.cite not in references:
+            if b.cite and b.cite not in cite_keys:
                 problems.add(
                     Problem(
                         tax_name,
@@ -461,7 +463,7 @@ def _cross_check(
     heads: list[_HeadFile],
     known_ids: set[str],
     models: dict[str, ModelInfo],
-    refs: dict[str, Reference],
+    cite_keys: set[str],
 ) -> Iterator[Problem]:
     names: dict[str, str] = {}
     checks: dict[str, str] = {}
@@ -514,7 +516,7 @@ def _cross_check(
                     "remove the duplicate, or say in `task`/`method_detail` how the two differ",
                 )
             seen.setdefault(key, j)
-            if e.cite not in refs:
+            if e.cite not in cite_keys:
                 path = ("evidence", j, "cite")
                 yield Problem(
                     name,

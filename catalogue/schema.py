@@ -8,14 +8,17 @@ vocabularies are ``Literal`` types; their runtime lists are derived from the typ
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from typing import Annotated, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -58,6 +61,8 @@ __all__ = [
     "MethodId",
     "MethodInfo",
     "ModelInfo",
+    "Person",
+    "Reference",
     "Related",
     "Reproduced",
     "StageId",
@@ -77,10 +82,84 @@ HEAD_ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 MODEL_ID_PATTERN = r"^[a-z0-9]+([.-][a-z0-9]+)*$"
 #: A BibTeX key: letters, digits and ``_:-.+``.
 CITE_KEY_PATTERN = r"^[A-Za-z0-9_:.+-]+$"
+#: An arXiv id as stored: new style ``2211.00593`` or old style ``hep-th/9901001`` (no ``arXiv:``, no version).
+ARXIV_ID_PATTERN = r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})$"
+#: A DOI as stored: ``10.<registrant>/<suffix>`` (no ``https://doi.org/``, no ``doi:``).
+DOI_PATTERN = r"^10\.\d{4,9}/\S+$"
 
-HeadId = Annotated[str, StringConstraints(pattern=HEAD_ID_PATTERN, max_length=80)]
-ModelId = Annotated[str, StringConstraints(pattern=MODEL_ID_PATTERN, max_length=80)]
-CiteKey = Annotated[str, StringConstraints(pattern=CITE_KEY_PATTERN, max_length=120)]
+
+def _matches(pattern: str, max_length: int, expected: str) -> Callable[[str], str]:
+    """A check of a string against ``pattern`` whose error says what is expected, never the regex."""
+    rx = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if len(value) > max_length:
+            raise ValueError(f"{value[:40]!r}... is {len(value)} characters long: {expected}, at most {max_length}")
+        if not rx.match(value):
+            raise ValueError(f"{value!r} is not valid: {expected}")
+        return value
+
+    return check
+
+
+def _id_schema(pattern: str, max_length: int) -> WithJsonSchema:
+    """The pattern stays in the JSON Schema, where editors use it."""
+    return WithJsonSchema({"type": "string", "pattern": pattern, "maxLength": max_length})
+
+
+HeadId = Annotated[
+    str,
+    AfterValidator(_matches(HEAD_ID_PATTERN, 80, "write lowercase words joined by hyphens, e.g. induction-head")),
+    _id_schema(HEAD_ID_PATTERN, 80),
+]
+ModelId = Annotated[
+    str,
+    AfterValidator(
+        _matches(
+            MODEL_ID_PATTERN,
+            80,
+            "write lowercase letters and digits joined by '.' or '-', e.g. gpt2-small or llama-3.1-8b",
+        )
+    ),
+    _id_schema(MODEL_ID_PATTERN, 80),
+]
+CiteKey = Annotated[
+    str,
+    AfterValidator(
+        _matches(
+            CITE_KEY_PATTERN, 120, "a BibTeX key holds letters, digits and _:.+- only, e.g. wang2022interpretability"
+        )
+    ),
+    _id_schema(CITE_KEY_PATTERN, 120),
+]
+_ARXIV_ID_RE = re.compile(ARXIV_ID_PATTERN)
+_ARXIV_PREFIX_VERSION = re.compile(r"^(?:arxiv:)?(.*?)(?:v\d+)?$", re.IGNORECASE)
+_DOI_RE = re.compile(DOI_PATTERN)
+_DOI_PREFIX = re.compile(r"^(?:doi:|https?://(?:dx\.)?doi\.org/)", re.IGNORECASE)
+
+
+def _arxiv_id(value: str) -> str:
+    """``arXiv:2404.15574v2`` -> ``2404.15574``; anything that is not an arXiv id is an error."""
+    m = _ARXIV_PREFIX_VERSION.match(value.strip())
+    core = m.group(1) if m else value
+    if not _ARXIV_ID_RE.match(core):
+        raise ValueError(
+            f"{value!r} is not an arXiv id: write one like 2211.00593 (arXiv:2211.00593v2 is accepted too) "
+            "or hep-th/9901001; for another archive set eprinttype (e.g. eprinttype = {pubmed})"
+        )
+    return core
+
+
+def _doi(value: str) -> str:
+    """``https://doi.org/10.1/x`` and ``doi:10.1/x`` -> ``10.1/x``; anything that is not a DOI is an error."""
+    core = _DOI_PREFIX.sub("", value.strip())
+    if not _DOI_RE.match(core):
+        raise ValueError(f"{value!r} is not a DOI: write one like 10.1016/j.patter.2025.101176")
+    return core
+
+
+ArxivId = Annotated[str, AfterValidator(_arxiv_id), WithJsonSchema({"type": "string", "pattern": ARXIV_ID_PATTERN})]
+Doi = Annotated[str, AfterValidator(_doi), WithJsonSchema({"type": "string", "pattern": DOI_PATTERN})]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 
@@ -329,36 +408,56 @@ class Taxonomy(_Strict):
 
 # --------------------------------------------------------------------------- references
 
-ARXIV_ID_PATTERN = r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})$"
-DOI_PATTERN = r"^10\.\d{4,9}/\S+$"
+
+class Person(_Strict):
+    """A name split the way BibTeX splits it (First von Last, Jr), TeX decoded to Unicode.
+
+    A corporate author written in braces (``{OpenAI}``) has only a ``last`` part."""
+
+    first: ShortText | None = None
+    von: ShortText | None = None
+    last: ShortText
+    jr: ShortText | None = None
+
+    @property
+    def surname(self) -> str:
+        """What a label cites: the von and last parts (``van der Berg``)."""
+        return " ".join(p for p in (self.von, self.last) if p)
+
+    def __str__(self) -> str:
+        """The name as read: ``Ludwig van Beethoven``, ``Martin Luther King, Jr.``."""
+        name = " ".join(p for p in (self.first, self.von, self.last) if p)
+        return f"{name}, {self.jr}" if self.jr else name
 
 
 class Reference(_Strict):
-    """A cited work, read from data/references.bib."""
+    """A cited work, read from data/references.bib, its text decoded from TeX to Unicode."""
 
     key: CiteKey
     entry_type: ShortText
     title: Text
-    authors: list[ShortText] = Field(min_length=1)
+    authors: list[Person] = Field(min_length=1)
+    others: bool = Field(default=False, description="the author list ends in `and others`")
     year: int = Field(ge=1900, le=2100)
     venue: ShortText | None = None
-    eprint: Annotated[str, StringConstraints(pattern=ARXIV_ID_PATTERN)] | None = None
-    doi: Annotated[str, StringConstraints(pattern=DOI_PATTERN)] | None = None
+    eprint: ArxivId | None = None
+    doi: Doi | None = None
     url: ShortText | None = None
-    bibtex: Text = Field(description="the entry as written in references.bib")
+    bibtex: Text = Field(description="the entry, self-contained: @string macros, # and crossref resolved")
 
     @property
     def first_author(self) -> str:
-        return self.authors[0].split(",")[0].strip()
+        return self.authors[0].surname
 
     @property
     def short(self) -> str:
         """``Wang et al., 2022`` style label."""
-        tail = (
-            " et al."
-            if len(self.authors) > 2
-            else (f" & {self.authors[1].split(',')[0].strip()}" if len(self.authors) == 2 else "")
-        )
+        if len(self.authors) > 2 or self.others:
+            tail = " et al."
+        elif len(self.authors) == 2:
+            tail = f" & {self.authors[1].surname}"
+        else:
+            tail = ""
         return f"{self.first_author}{tail}, {self.year}"
 
 

@@ -238,7 +238,7 @@ def test_malformed_bibtex_names_line(write_data: WriteData) -> None:
     bib = BIB + "\n@article{broken2020,\n  title = {Unclosed\n  year = 2020\n\n@misc{other2021, title={x}}\n"
     errors = _errors(write_data(bib=bib))
     line = bib.splitlines().index("@article{broken2020,") + 1
-    assert any(f"references.bib:{line}: BibTeX syntax error" in e for e in errors)
+    assert any(f"references.bib:{line}: @broken2020: BibTeX syntax error" in e for e in errors)
 
 
 def test_bibtex_duplicate_key_and_missing_fields(write_data: WriteData) -> None:

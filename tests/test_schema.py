@@ -21,7 +21,7 @@ def test_valid_head_validates() -> None:
 @pytest.mark.parametrize(
     ("overrides", "fragment"),
     [
-        ({"id": "Induction Head"}, "String should match pattern"),
+        ({"id": "Induction Head"}, "e.g. induction-head"),
         ({"stages": []}, "at least 1 item"),
         ({"evidence": []}, "at least 1 item"),
         ({"colour": "red"}, "Extra inputs are not permitted"),
@@ -57,7 +57,7 @@ def _evidence(**overrides: Any) -> dict[str, Any]:
         ({"locations": ["L-1H3"]}, "not a head location"),
         ({"value": 0.5}, "needs its metric"),
         ({"model": None}, "locations need a model"),
-        ({"cite": "bad key!"}, "String should match pattern"),
+        ({"cite": "bad key!"}, "e.g. wang2022interpretability"),
     ],
 )
 def test_evidence_rejects(overrides: dict[str, Any], fragment: str) -> None:

@@ -154,15 +154,14 @@ def _papers_index(ctx: _Ctx) -> str:
     return "\n".join(["# Papers", "", body])
 
 
-def _person(author: str) -> str:
-    """BibTeX's ``Last, First`` as ``First Last``."""
-    last, sep, first = author.partition(",")
-    return f"{first.strip()} {last.strip()}" if sep and first.strip() else author.strip()
-
-
 def _paper(ctx: _Ctx, r: Reference) -> str:
     page = paper_path(r.key)
-    lines = [f"# {esc(r.title)}", "", esc(", ".join(_person(a) for a in r.authors)) + f" ({r.year})", ""]
+    lines = [
+        f"# {esc(r.title)}",
+        "",
+        esc(", ".join(map(str, r.authors)) + (" et al." if r.others else "")) + f" ({r.year})",
+        "",
+    ]
     if r.venue:
         lines += [f"_{esc(r.venue)}_", ""]
     links = [f"Cite key: {_code(r.key)}"]
