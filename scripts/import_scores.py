@@ -5,13 +5,14 @@ Usage (each SOURCE reads a bare git mirror of the authors' repository, at its HE
     python scripts/import_scores.py wu2024retrieval     /path/to/nightdessert+Retrieval_Head/repo
     python scripts/import_scores.py xiao2024duoattention /path/to/mit-han-lab+duo-attention/repo
     python scripts/import_scores.py feucht2025dualroute  /path/to/sfeucht+dual-route-induction/repo
+    python scripts/import_scores.py jian2024linking      /path/to/corxyz+icl-cmr/repo   (needs numpy, joblib, torch)
 
 Each table is `layer,head,score`, 0-indexed, sorted by (layer, head), one row per head in the file. Scores
 are written with Python's repr of the parsed float, which reads back to the same float (lossless for the
 values as parsed; Wu et al.'s per-run lists are reduced to their mean, the ranking their own code uses).
 The .yaml beside each table says where the file came from (repository, path, commit), what the score is,
 the indexing, the model, and the heads the authors' own rule selects. Output is deterministic.
-Only the standard library is used; `git` must be on PATH.
+Only the standard library is used except for jian2024linking; `git` must be on PATH.
 """
 
 from __future__ import annotations
@@ -302,10 +303,102 @@ def import_feucht(mirror: Path) -> int:
     return rows
 
 
+# --- Ji-An et al. 2024, Linking In-context Learning ... Episodic Memory (github:corxyz/icl-cmr) ---------
+# Needs numpy, joblib and torch (the files are joblib pickles holding a torch tensor); they are loaded with
+# an unpickler that accepts only the array/tensor classes listed below.
+
+CMR_FILES = {
+    # path in the repository -> (registry model id, checkpoint named in src/ablation.py, layers, heads)
+    "saved_scores/gpt2-small/all_scores_gpt2_small.pkl": ("gpt2-small", "gpt2-small (TransformerLens name)", 12, 12),
+    "saved_scores/llama3-8b/induction_head_all_scores_llama3-8b.pkl": (
+        "llama-3-8b", "meta-llama/Meta-Llama-3-8B", 32, 32),
+    "saved_scores/mistral-7b/induction_head_all_scores_mistral-7b.pkl": (
+        "mistral-7b", "mistralai/Mistral-7B-v0.1", 32, 32),
+    "saved_scores/qwen-7b/induction_head_all_scores_qwen-7b.pkl": ("qwen-7b", "Qwen/Qwen-7B", 32, 32),
+}
+CMR_SCORES = {
+    "head_scores": (
+        "induction-matching",
+        "induction-head matching score of the head ('Induction head matching score', axis label in "
+        "src/fit_attn_score.py; src/select_fit_xtra.py select_top_induction_heads: 'select n attention heads "
+        "with the highest induction-head matching score'); computed in the authors' demo.ipynb, which is "
+        "missing from the snapshot, so the exact formula was not read here",
+    ),
+    "copying_score": (
+        "copying",
+        "copying score of the head ('copying_score' in the saved file; plotted beside the matching score in "
+        "src/fit_attn_score.py, legend 'Copying score > 0' / '< 0'); computed in demo.ipynb, not read here",
+    ),
+}
+CMR_SAFE = {
+    ("collections", "OrderedDict"), ("joblib.numpy_pickle", "NumpyArrayWrapper"), ("numpy", "ndarray"),
+    ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("torch._utils", "_rebuild_tensor_v2"), ("torch.storage", "_load_from_bytes"),
+}
+
+
+def load_joblib_safely(data: bytes) -> dict[str, object]:
+    import io
+
+    from joblib.numpy_pickle import NumpyUnpickler
+
+    class SafeUnpickler(NumpyUnpickler):  # type: ignore[misc]
+        def find_class(self, module: str, name: str) -> object:
+            if (module, name) not in CMR_SAFE:
+                raise RuntimeError(f"refusing to load {module}.{name}")
+            return super().find_class(module, name)
+
+    result: dict[str, object] = SafeUnpickler("<git>", io.BytesIO(data), ensure_native_byte_order=True).load()
+    return result
+
+
+def import_cmr(mirror: Path) -> int:
+    commit = head_commit(mirror)
+    rows = 0
+    for path, (model, checkpoint, layers, heads) in CMR_FILES.items():
+        blob = subprocess.run(
+            ["git", "--git-dir", str(mirror), "show", f"HEAD:{path}"], check=True, capture_output=True
+        ).stdout
+        saved = load_joblib_safely(blob)
+        labels = [str(x) for x in saved["labels"].flatten()]  # type: ignore[attr-defined]
+        for key, (suffix, definition) in CMR_SCORES.items():
+            values = [float(x) for x in saved[key].flatten().tolist()]  # type: ignore[attr-defined]
+            table: Table = {}
+            for label, value in zip(labels, values, strict=True):
+                layer, head = label[1:].split("H")
+                table[(int(layer), int(head))] = value
+            check_grid(table, layers, heads, path)
+            meta: dict[str, object] = {
+                "cite": "jian2024linking",
+                "model": model,
+                "model_checkpoint": f"{checkpoint} (src/ablation.py base_model_name for this model)",
+                "source_repository": "github:corxyz/icl-cmr",
+                "source_path": f"{path} (key '{key}', with 'labels')",
+                "source_commit": commit,
+                "rows": len(table),
+                "coverage": f"all {layers} x {heads} heads",
+                "score": definition,
+                "indexing": (
+                    "labels 'L<layer>H<head>', 0-indexed: src/ablation.py parses them into TransformerLens "
+                    "layer and head indices (utils.get_act_name('v', layer), value[:, :, head, :])"
+                ),
+                "selection_rule": (
+                    "none for this score: the heads the authors select by name (src/ablation.py get_ablate_list, "
+                    "'the top 10% CMR-like heads') are chosen by CMR fit, which this table does not hold; the "
+                    "saved top-k selections in saved_top_heads/ were not used because their criterion could not "
+                    "be matched to this score"
+                ),
+            }
+            rows += write_table("jian2024linking", f"{model}.{suffix}", table, meta)
+    return rows
+
+
 SOURCES: dict[str, Callable[[Path], int]] = {
     "wu2024retrieval": import_wu,
     "xiao2024duoattention": import_duo,
     "feucht2025dualroute": import_feucht,
+    "jian2024linking": import_cmr,
 }
 
 
