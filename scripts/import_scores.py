@@ -33,9 +33,7 @@ Table = dict[tuple[int, int], float]
 
 
 def git(mirror: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(mirror), *args], check=True, capture_output=True, text=True
-    ).stdout
+    return subprocess.run(["git", "--git-dir", str(mirror), *args], check=True, capture_output=True, text=True).stdout
 
 
 def head_commit(mirror: Path) -> str:
@@ -126,7 +124,10 @@ def import_wu(mirror: Path) -> int:
                 "retrieval_head_detection.py retrieval_calculate adds 1/(needle_end - needle_start) per copied token"
             ),
             "runs_per_head": runs[0] if len(runs) == 1 else str(runs),
-            "reduction": "arithmetic mean of each head's list (the README snippet and needle_in_haystack_with_mask.py use np.mean)",
+            "reduction": (
+                "arithmetic mean of each head's list (the README snippet and needle_in_haystack_with_mask.py "
+                "use np.mean)"
+            ),
             "indexing": (
                 "keys 'layer-head', 0-indexed: retrieval_head_accumulate writes f'{layer_idx}-{head_idx}' for "
                 "layer_idx in range(config.num_hidden_layers), head_idx in range(config.num_attention_heads)"
@@ -160,17 +161,47 @@ def divmod_key(key: str) -> tuple[int, int]:
 DUO_RUNS = {
     # folder under attn_patterns/ -> (registry model id, layers, columns, query heads, retrieval ratio)
     "Llama-2-7B-32K-Instruct/lr=0.02-reg=0.05-ctx=1000_32000-multi_passkey10": (
-        "llama-2-7b-32k-instruct", 32, 32, 32, 0.25),
+        "llama-2-7b-32k-instruct",
+        32,
+        32,
+        32,
+        0.25,
+    ),
     "Llama-3-8B-Instruct-Gradient-1048k/lr=0.02-reg=0.05-ctx=1000_32000-multi_passkey10": (
-        "llama-3-8b-instruct-gradient-1048k", 32, 8, 32, 0.5),
+        "llama-3-8b-instruct-gradient-1048k",
+        32,
+        8,
+        32,
+        0.5,
+    ),
     "Llama-3-8B-Instruct-Gradient-4194k/lr=0.02-reg=0.05-ctx=1000_32000-multi_passkey10": (
-        "llama-3-8b-instruct-gradient-4194k", 32, 8, 32, 0.5),
+        "llama-3-8b-instruct-gradient-4194k",
+        32,
+        8,
+        32,
+        0.5,
+    ),
     "Meta-Llama-3.1-8B-Instruct/lr=0.02-reg=0.05-ctx=1000_128000-multi_passkey10": (
-        "llama-3.1-8b-instruct", 32, 8, 32, 0.5),
+        "llama-3.1-8b-instruct",
+        32,
+        8,
+        32,
+        0.5,
+    ),
     "Mistral-7B-Instruct-v0.2/lr=0.02-reg=0.05-ctx=1000_32000-multi_passkey10": (
-        "mistral-7b-instruct-v0.2", 32, 8, 32, 0.5),
+        "mistral-7b-instruct-v0.2",
+        32,
+        8,
+        32,
+        0.5,
+    ),
     "Mistral-7B-Instruct-v0.3/lr=0.02-reg=0.05-ctx=1000_32000-multi_passkey10": (
-        "mistral-7b-instruct-v0.3", 32, 8, 32, 0.5),
+        "mistral-7b-instruct-v0.3",
+        32,
+        8,
+        32,
+        0.5,
+    ),
 }
 
 
@@ -206,7 +237,8 @@ def import_duo(mirror: Path) -> int:
             "coverage": (
                 f"all {layers} x {cols} KV heads (grouped-query attention, {qheads // cols} query heads share each "
                 f"gate); column `head` is the KV-head index, not a query head"
-                if gqa else f"all {layers} x {cols} query heads"
+                if gqa
+                else f"all {layers} x {cols} query heads"
             ),
             "score": (
                 "the trained gate alpha of the head (DuoAttention: attention output = alpha * full attention + "
@@ -232,9 +264,9 @@ def import_duo(mirror: Path) -> int:
             sel = sorted((k for k, v in table.items() if min(max(v, 0.0), 1.0) >= cut))
             meta["selected_count"] = len(sel)
             if gqa:
-                meta["selected_kv_heads"] = [f"L{l}KV{h}" for l, h in sel]
+                meta["selected_kv_heads"] = [f"L{layer}KV{head}" for layer, head in sel]
             else:
-                meta["selected"] = [loc(l, h) for l, h in sel]
+                meta["selected"] = [loc(layer, head) for layer, head in sel]
         else:
             meta["selected_note"] = (
                 f"not listed: gates tie at the cut-off {cut!r}, so the authors' random tie-break decides"
@@ -311,9 +343,17 @@ CMR_FILES = {
     # path in the repository -> (registry model id, checkpoint named in src/ablation.py, layers, heads)
     "saved_scores/gpt2-small/all_scores_gpt2_small.pkl": ("gpt2-small", "gpt2-small (TransformerLens name)", 12, 12),
     "saved_scores/llama3-8b/induction_head_all_scores_llama3-8b.pkl": (
-        "llama-3-8b", "meta-llama/Meta-Llama-3-8B", 32, 32),
+        "llama-3-8b",
+        "meta-llama/Meta-Llama-3-8B",
+        32,
+        32,
+    ),
     "saved_scores/mistral-7b/induction_head_all_scores_mistral-7b.pkl": (
-        "mistral-7b", "mistralai/Mistral-7B-v0.1", 32, 32),
+        "mistral-7b",
+        "mistralai/Mistral-7B-v0.1",
+        32,
+        32,
+    ),
     "saved_scores/qwen-7b/induction_head_all_scores_qwen-7b.pkl": ("qwen-7b", "Qwen/Qwen-7B", 32, 32),
 }
 CMR_SCORES = {
@@ -331,10 +371,16 @@ CMR_SCORES = {
     ),
 }
 CMR_SAFE = {
-    ("collections", "OrderedDict"), ("joblib.numpy_pickle", "NumpyArrayWrapper"), ("numpy", "ndarray"),
-    ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("torch._utils", "_rebuild_tensor_v2"), ("torch.storage", "_load_from_bytes"),
+    ("collections", "OrderedDict"),
+    ("joblib.numpy_pickle", "NumpyArrayWrapper"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("torch._utils", "_rebuild_tensor_v2"),
+    ("torch.storage", "_load_from_bytes"),
 }
 
 
