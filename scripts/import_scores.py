@@ -5,6 +5,7 @@ Usage (each SOURCE reads a bare git mirror of the authors' repository, at its HE
     python scripts/import_scores.py wu2024retrieval     /path/to/nightdessert+Retrieval_Head/repo
     python scripts/import_scores.py xiao2024duoattention /path/to/mit-han-lab+duo-attention/repo
     python scripts/import_scores.py feucht2025dualroute  /path/to/sfeucht+dual-route-induction/repo
+    python scripts/import_scores.py fu2024not            /path/to/FYYFU+HeadKV/repo
     python scripts/import_scores.py jian2024linking      /path/to/corxyz+icl-cmr/repo   (needs numpy, joblib, torch)
 
 Each table is `layer,head,score`, 0-indexed, sorted by (layer, head), one row per head in the file. Scores
@@ -440,11 +441,76 @@ def import_cmr(mirror: Path) -> int:
     return rows
 
 
+# --- Fu et al. 2024, HeadKV (github:FYYFU/HeadKV) ------------------------------------------------------
+# Same file format as Wu et al. ({"layer-head": [score per detection run]}), written by their copies of the
+# detection script under Important_Head/.
+
+HEADKV_FILES = {
+    # file in Important_Head/head_score/ -> (registry model id, table suffix, layers, heads)
+    "Meta-Llama-3-8B-Instruct_retrieval_heads": ("llama-3-8b-instruct", "retrieval", 32, 32),
+    "Meta-Llama-3-8B-Instruct_retrieval_reasoning_heads": ("llama-3-8b-instruct", "retrieval-reasoning", 32, 32),
+    "Mistral-7B-Instruct-v0.2_retrieval_heads": ("mistral-7b-instruct-v0.2", "retrieval", 32, 32),
+    "Mistral-7B-Instruct-v0.2_retrieval_reasoning_heads": ("mistral-7b-instruct-v0.2", "retrieval-reasoning", 32, 32),
+}
+HEADKV_SCORES = {
+    "retrieval": (
+        "retrieval score as in Wu et al.: Important_Head/retrieval_head_detection.py retrieval_calculate adds "
+        "1/(needle_end - needle_start) when the head's top-1 attended position lies in the needle and holds the "
+        "token being generated; one value per detection run, the table holds the mean over runs (README 'Load "
+        "importance score distribution': head_score_list = [np.mean(l[1]) for l in head_list.items()])"
+    ),
+    "retrieval-reasoning": (
+        "retrieval-reasoning score: Important_Head/retrieval_head_detection_r2.py retrieval_calculate takes the "
+        "head's top-k attended positions (k = needle length) at each generated step and adds attention weight "
+        "v / (needle_end - needle_start) for those inside the needle (no token-match condition), on the reasoning "
+        "needles of haystack_for_detect_r2; mean over runs, as the README loads it"
+    ),
+}
+
+
+def import_headkv(mirror: Path) -> int:
+    commit = head_commit(mirror)
+    rows = 0
+    for stem, (model, suffix, layers, heads) in HEADKV_FILES.items():
+        path = f"Important_Head/head_score/{stem}.json"
+        raw: dict[str, list[float]] = json.loads(show(mirror, path).splitlines()[0])
+        table: Table = {divmod_key(k): statistics.fmean(v) for k, v in raw.items()}
+        check_grid(table, layers, heads, path)
+        runs = sorted({len(v) for v in raw.values()})
+        meta: dict[str, object] = {
+            "cite": "fu2024not",
+            "model": model,
+            "model_checkpoint": (
+                "meta-llama/Meta-Llama-3-8B-Instruct (Important_Head/README.md --model_path)"
+                if model == "llama-3-8b-instruct"
+                else "Mistral-7B-Instruct-v0.2 (file name = model_version, the last part of --model_path)"
+            ),
+            "source_repository": "github:FYYFU/HeadKV",
+            "source_path": path,
+            "source_commit": commit,
+            "rows": len(table),
+            "coverage": f"all {layers} x {heads} query heads",
+            "score": HEADKV_SCORES[suffix],
+            "runs_per_head": runs[0] if len(runs) == 1 else str(runs),
+            "indexing": (
+                "keys 'layer-head', 0-indexed: head_counter[f'{layer_idx}-{head_idx}'] over "
+                "range(layer_num) x range(head_num) in both detection scripts"
+            ),
+            "selection_rule": (
+                "none: HeadKV selects no heads; it normalises all heads' mean scores into a distribution that "
+                "allocates each head's KV-cache budget (README 'Load importance score distribution')"
+            ),
+        }
+        rows += write_table("fu2024not", f"{model}.{suffix}", table, meta)
+    return rows
+
+
 SOURCES: dict[str, Callable[[Path], int]] = {
     "wu2024retrieval": import_wu,
     "xiao2024duoattention": import_duo,
     "feucht2025dualroute": import_feucht,
     "jian2024linking": import_cmr,
+    "fu2024not": import_headkv,
 }
 
 
