@@ -6,6 +6,7 @@ Usage (each SOURCE reads a bare git mirror of the authors' repository, at its HE
     python scripts/import_scores.py xiao2024duoattention /path/to/mit-han-lab+duo-attention/repo
     python scripts/import_scores.py feucht2025dualroute  /path/to/sfeucht+dual-route-induction/repo
     python scripts/import_scores.py fu2024not            /path/to/FYYFU+HeadKV/repo
+    python scripts/import_scores.py sensharma2025llms    /path/to/arnab-api+filter/repo
     python scripts/import_scores.py jian2024linking      /path/to/corxyz+icl-cmr/repo   (needs numpy, joblib, torch)
 
 Each table is `layer,head,score`, 0-indexed, sorted by (layer, head), one row per head in the file. Scores
@@ -505,12 +506,58 @@ def import_headkv(mirror: Path) -> int:
     return rows
 
 
+# --- Sen Sharma et al. 2025, filter heads (github:arnab-api/filter) -----------------------------------
+# notebooks/figures/<model>/raw/aie_per_head.json is a list of [layer, head, aie];
+# notebooks/001_make_figures.ipynb reads it as {(layer_idx, head_idx): aie}.
+
+FILTER_FILES = {
+    "Llama-3.3-70B-Instruct": ("llama-3.3-70b-instruct", "meta-llama/Llama-3.3-70B-Instruct", 80, 64),
+    "gemma-2-27b-it": ("gemma-2-27b-it", "google/gemma-2-27b-it", 46, 32),
+}
+
+
+def import_filter(mirror: Path) -> int:
+    commit = head_commit(mirror)
+    rows = 0
+    for folder, (model, checkpoint, layers, heads) in FILTER_FILES.items():
+        path = f"notebooks/figures/{folder}/raw/aie_per_head.json"
+        table: Table = {(int(layer), int(head)): float(aie) for layer, head, aie in json.loads(show(mirror, path))}
+        check_grid(table, layers, heads, path)
+        meta: dict[str, object] = {
+            "cite": "sensharma2025llms",
+            "model": model,
+            "model_checkpoint": f"{checkpoint} (model_key in notebooks/001_make_figures.ipynb)",
+            "source_repository": "github:arnab-api/filter",
+            "source_path": path,
+            "source_commit": commit,
+            "rows": len(table),
+            "coverage": f"all {layers} x {heads} query heads",
+            "score": (
+                "average indirect effect (AIE) of the head, as the file name says and as "
+                "notebooks/001_make_figures.ipynb plots it (indirect_effects[layer_idx, head_idx] = "
+                "aie_per_head[(layer_idx, head_idx)]); the notebooks that computed it are missing from the "
+                "snapshot (files over 4 MiB), so the patching setup was not read here"
+            ),
+            "indexing": (
+                "records [layer, head, aie], read as (layer_idx, head_idx) in notebooks/001_make_figures.ipynb; "
+                f"values cover layers 0-{layers - 1} and heads 0-{heads - 1}, so 0-indexed"
+            ),
+            "selection_rule": (
+                "none for this score: the authors' filter heads are chosen by learned head masks "
+                "(scripts/locate_selection_heads.py find_optimal_masks), not by a cut-off on this AIE"
+            ),
+        }
+        rows += write_table("sensharma2025llms", f"{model}.aie", table, meta)
+    return rows
+
+
 SOURCES: dict[str, Callable[[Path], int]] = {
     "wu2024retrieval": import_wu,
     "xiao2024duoattention": import_duo,
     "feucht2025dualroute": import_feucht,
     "jian2024linking": import_cmr,
     "fu2024not": import_headkv,
+    "sensharma2025llms": import_filter,
 }
 
 
