@@ -300,6 +300,32 @@ FEUCHT_SCORES = {
     ),
 }
 
+FEUCHT_ATTENTION_FILES = {
+    "n2048_seqlen30": (
+        "multi-token entities (not --random_tok_entities) placed in shuffled Pile text and repeated; README: "
+        "'concept induction scores over CounterFact tokens', 'red last-tok bars in Figure 4'"
+    ),
+    "n2048_seqlen30_randomtokents": (
+        "2- to 5-token spans of random Pile tokens instead of entities (--random_tok_entities); README: "
+        "'token induction scores over random tokens', 'blue next-tok bars in Figure 4'"
+    ),
+}
+FEUCHT_ENT_LABEL = {"n2048_seqlen30": "entities", "n2048_seqlen30_randomtokents": "random-tokens"}
+FEUCHT_ATTENTION_KEYS = {
+    "next_tok_attn": (
+        "next-token-attention",
+        "value-weighted attention from the last position to the first token of the earlier copy of the span "
+        "('Token attention score: how much attn goes towards Ed', scripts/attention_scores.py docstring), "
+        "averaged over examples",
+    ),
+    "end_tok_attn": (
+        "last-token-attention",
+        "value-weighted attention from the last position to the last token of the earlier copy of the span "
+        "('Chunk attention score: how much attn goes towards on', scripts/attention_scores.py docstring), "
+        "averaged over examples",
+    ),
+}
+
 
 def import_feucht(mirror: Path) -> int:
     commit = head_commit(mirror)
@@ -334,6 +360,32 @@ def import_feucht(mirror: Path) -> int:
                 ),
             }
             rows += write_table("feucht2025dualroute", f"{model}.{kind.replace('_', '-')}", table, meta)
+        for variant, ents in FEUCHT_ATTENTION_FILES.items():
+            path = f"cache/attention_scores/{folder}/{variant}.json"
+            saved = json.loads(show(mirror, path))
+            for key, (label, definition) in FEUCHT_ATTENTION_KEYS.items():
+                table = {(int(r["layer"]), int(r["head_idx"])): float(r["score"]) for r in saved[key]}
+                check_grid(table, 32, 32, f"{path} {key}")
+                meta = {
+                    "cite": "feucht2025dualroute",
+                    "model": model,
+                    "model_checkpoint": f"{hf_id} (scripts/attention_scores.py retrieve_attention keys)",
+                    "source_repository": "github:sfeucht/dual-route-induction",
+                    "source_path": f"{path} (key '{key}')",
+                    "source_commit": commit,
+                    "rows": len(table),
+                    "coverage": "all 32 x 32 query heads",
+                    "score": f"{definition}; sequences: {ents}",
+                    "indexing": (
+                        "records {layer, head_idx, score}, 0-indexed: scripts/attention_scores.py loops "
+                        "range(model.config.num_hidden_layers) and range(num_attention_heads)"
+                    ),
+                    "selection_rule": (
+                        "not recorded: the paper plots these scores (README: Figure 4 bars) and ranks heads by "
+                        "the causal scores for its experiments; no cut-off on this score was read"
+                    ),
+                }
+                rows += write_table("feucht2025dualroute", f"{model}.{label}-{FEUCHT_ENT_LABEL[variant]}", table, meta)
     return rows
 
 
