@@ -7,6 +7,7 @@ Usage (each SOURCE reads a bare git mirror of the authors' repository, at its HE
     python scripts/import_scores.py feucht2025dualroute  /path/to/sfeucht+dual-route-induction/repo
     python scripts/import_scores.py fu2024not            /path/to/FYYFU+HeadKV/repo
     python scripts/import_scores.py sensharma2025llms    /path/to/arnab-api+filter/repo
+    python scripts/import_scores.py yang2025emergent     /path/to/yukang123+LLMSymbMech/repo   (needs torch)
     python scripts/import_scores.py jian2024linking      /path/to/corxyz+icl-cmr/repo   (needs numpy, joblib, torch)
 
 Each table is `layer,head,score`, 0-indexed, sorted by (layer, head), one row per head in the file. Scores
@@ -14,7 +15,7 @@ are written with Python's repr of the parsed float, which reads back to the same
 values as parsed; Wu et al.'s per-run lists are reduced to their mean, the ranking their own code uses).
 The .yaml beside each table says where the file came from (repository, path, commit), what the score is,
 the indexing, the model, and the heads the authors' own rule selects. Output is deterministic.
-Only the standard library is used except for jian2024linking; `git` must be on PATH.
+Only the standard library is used except for jian2024linking and yang2025emergent; `git` must be on PATH.
 """
 
 from __future__ import annotations
@@ -603,6 +604,72 @@ def import_filter(mirror: Path) -> int:
     return rows
 
 
+# --- Yang et al. 2025, emergent symbolic mechanisms (github:yukang123/LLMSymbMech) ---------------------
+# datasets/cma_scores/llama31_70B/<head type>/causal_scores.pt and significant_heads.pt are 80 x 64 float
+# tensors (layer x query head, GQA ungrouped); read with torch.load(weights_only=True). Needs torch.
+
+SYMB_TYPES = {
+    "symbol_abstraction_head": ("symbol-abstraction", "'abstract' context pairs, patched at token positions 4 and 10"),
+    "symbolic_induction_head": ("symbolic-induction", "'abstract' context pairs, patched at the last position"),
+    "retrieval_head": ("retrieval", "'token' context pairs, patched at the last position"),
+}
+
+
+def import_symb(mirror: Path) -> int:
+    import io
+
+    import torch  # noqa: TID251 -- offline conversion script, not part of the catalogue package
+
+    commit = head_commit(mirror)
+    rows = 0
+    for folder, (label, contexts) in SYMB_TYPES.items():
+        base = f"datasets/cma_scores/llama31_70B/{folder}"
+
+        def load(name: str, base: str = base) -> list[list[float]]:
+            blob = subprocess.run(
+                ["git", "--git-dir", str(mirror), "show", f"HEAD:{base}/{name}"], check=True, capture_output=True
+            ).stdout
+            values: list[list[float]] = torch.load(io.BytesIO(blob), weights_only=True).tolist()
+            return values
+
+        scores, significant = load("causal_scores.pt"), load("significant_heads.pt")
+        table: Table = {(layer, head): v for layer, row in enumerate(scores) for head, v in enumerate(row)}
+        check_grid(table, 80, 64, f"{base}/causal_scores.pt")
+        selected = [(layer, head) for layer, row in enumerate(significant) for head, v in enumerate(row) if v != 0]
+        meta: dict[str, object] = {
+            "cite": "yang2025emergent",
+            "model": "llama-3.1-70b",
+            "model_checkpoint": (
+                "meta-llama/Llama-3.1-70B (utils.py get_model_id_family('Llama-3.1-70B'); README commands)"
+            ),
+            "source_repository": "github:yukang123/LLMSymbMech",
+            "source_path": f"{base}/causal_scores.pt",
+            "source_commit": commit,
+            "rows": len(table),
+            "coverage": "all 80 x 64 query heads (cma.py --ungroup_grouped_query_attention)",
+            "score": (
+                "causal mediation score: change in the logit difference f[y_c1*] - f[y_c1] when the head's output "
+                "(hook z) is patched from the base context into the experimental context (tasks/identity_rules/"
+                f"cma.py ablate_head docstring and cal_logit_prob_diff; Algorithm 1 of arXiv 2502.20332); {contexts} "
+                "(README 'Causal Mediation Analyses')"
+            ),
+            "indexing": (
+                "tensor rows = layers (total_layers=80), columns = heads (total_heads=64), 0-indexed as "
+                "TransformerLens layer and head indices in cma.py ablate_head"
+            ),
+            "selection_rule": (
+                f"the non-zero entries of {base}/significant_heads.pt, the heads the authors' permutation test "
+                "found significant (README: 'We did permutation statistical tests to identify the significant "
+                "heads for each head type'; utils.py names the source runs null_trial_num_5000_quantile_0.05 "
+                "with thresholds 0.13 / 0.18 / 0.22)"
+            ),
+            "selected_count": len(selected),
+            "selected": [loc(layer, head) for layer, head in selected],
+        }
+        rows += write_table("yang2025emergent", f"llama-3.1-70b.{label}", table, meta)
+    return rows
+
+
 SOURCES: dict[str, Callable[[Path], int]] = {
     "wu2024retrieval": import_wu,
     "xiao2024duoattention": import_duo,
@@ -610,6 +677,7 @@ SOURCES: dict[str, Callable[[Path], int]] = {
     "jian2024linking": import_cmr,
     "fu2024not": import_headkv,
     "sensharma2025llms": import_filter,
+    "yang2025emergent": import_symb,
 }
 
 
