@@ -47,13 +47,20 @@ def list_(
     in_survey: Annotated[
         Optional[bool], typer.Option("--in-survey/--not-in-survey", help="Only types the survey names (or does not).")
     ] = None,
+    status: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Claims measured by the catalogue's checks: confirmed, below-threshold, contradicted or unchecked "
+            "(JSON and YAML then hold only those evidence records)."
+        ),
+    ] = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.table,
 ) -> None:
-    """List head types, filtered by stage, method, model, paper, year or survey membership."""
+    """List head types, filtered by stage, method, model, paper, year, survey membership or claim status."""
     from catalogue import formats, query
 
     index = state.index()
-    filters = query.Filters(stage, method, model, paper, year, in_survey)
+    filters = query.Filters(stage, method, model, paper, year, in_survey, status)
     if format in (ListFormat.json, ListFormat.yaml):  # complete records
         typer.echo(formats.render_rows([], format.value, full=query.list_heads(index, filters)))
         return
