@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from catalogue.headmap import SEVERAL, HeadMap
-from catalogue.vocab import STAGE_ABBREVIATIONS, STAGES, format_location
+from catalogue.vocab import STAGE_ABBREVIATIONS, STAGES, format_location, neuronpedia_head_url
 
 __all__ = [
     "Format",
@@ -231,14 +231,19 @@ def where_text(
         out.add(f"{h['id']} ({h['name']})", 2)
         for e in evidence:
             _evidence_lines(out, e, labels, 4)
+    if model.get("neuronpedia_id"):
+        out.add("")
+        out.field("Neuronpedia:", neuronpedia_head_url(model["neuronpedia_id"], *loc))
     return str(out)
 
 
 def where_json(model: Record, loc: tuple[int, int], found: Sequence[tuple[Record, Sequence[Record]]]) -> Any:
+    npid = model.get("neuronpedia_id")
     return {
         "model": model["id"],
         "head": format_location(*loc),
         "head_types": [{"id": h["id"], "name": h["name"], "evidence": list(ev)} for h, ev in found],
+        **({"neuronpedia": neuronpedia_head_url(npid, *loc)} if npid and found else {}),
     }
 
 
