@@ -23,6 +23,7 @@ from catalogue.render._markup import (
     url,
 )
 from catalogue.schema import STAGES, HeadType, StageInfo
+from catalogue.vocab import STANDING_RULE
 
 
 def _home(ctx: _Ctx, intro: str) -> str:
@@ -74,9 +75,16 @@ def _heads_table(ctx: _Ctx, page: str, heads: list[HeadType]) -> str:
     if not heads:
         return "_No head type is recorded here yet._"
     rows = [
-        [_link(h.name, page, head_path(h.id)), ctx.stage_badges(h), str(len(h.evidence)), esc(h.summary)] for h in heads
+        [
+            _link(h.name, page, head_path(h.id)),
+            ctx.stage_badges(h),
+            esc(ctx.cat.standing(h)),
+            str(len(h.evidence)),
+            esc(h.summary),
+        ]
+        for h in heads
     ]
-    return _table(["Head type", "Stages", "Evidence", "Summary"], rows)
+    return _table(["Head type", "Stages", "Standing", "Evidence", "Summary"], rows)
 
 
 def _stage(ctx: _Ctx, s: StageInfo) -> str:
@@ -124,7 +132,8 @@ def _evidence_rows(ctx: _Ctx, page: str, h: HeadType) -> list[list[str]]:
                 _link(method.name, page, "methods.md", e.method) if method else esc(e.method),
                 esc(e.task or ""),
                 score,
-                esc(e.source),
+                esc(e.source_kind) + ("" if e.stance == "support" else f" ({esc(e.stance)})"),
+                esc(e.source) + (f" · scores: {_code(e.scores)}" if e.scores else ""),
             ]
         )
     return rows
@@ -150,6 +159,8 @@ def _head(ctx: _Ctx, h: HeadType) -> str:
     ]
     if h.aliases:
         lines += ["**Also called:** " + ", ".join(esc(a) for a in h.aliases), ""]
+    standing = ctx.cat.standing(h)
+    lines += [f"**Standing:** {esc(standing)} ({esc(STANDING_RULE[standing])})", ""]
     lines += [_paras(h.summary), ""]
     lines += ["## Place in the framework", ""]
     for p in sorted(h.stages, key=lambda p: STAGES.index(p.stage)):
@@ -170,7 +181,7 @@ def _head(ctx: _Ctx, h: HeadType) -> str:
         "## Evidence",
         "",
         _table(
-            ["#", "Work", "Model", "Heads", "Method", "Task", "Score", "Where it was read"],
+            ["#", "Work", "Model", "Heads", "Method", "Task", "Score", "Source kind", "Where it was read"],
             _evidence_rows(ctx, page, h),
         ),
         "",
