@@ -77,6 +77,8 @@ class EvidenceRow(SQLModel, table=True):
     source_kind: str = Field(index=True)
     stance: str
     scores: str | None = None  # path of its score table
+    located: bool = Field(default=False, index=True)  # gives concrete heads: a claim a check can measure
+    verdict: str | None = Field(default=None, index=True)  # the checked block's verdict; NULL: not checked
 
 
 class ScoreTableRow(SQLModel, table=True):
@@ -237,6 +239,8 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
                     "source_kind": e.source_kind,
                     "stance": e.stance,
                     "scores": e.scores,
+                    "located": bool(e.locations),
+                    "verdict": e.checked.verdict if e.checked else None,
                 }
             )
             locations += [

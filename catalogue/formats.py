@@ -20,6 +20,7 @@ from catalogue.vocab import STAGE_ABBREVIATIONS, STAGES, STANDING_RULE, format_l
 __all__ = [
     "Format",
     "evidence_rows",
+    "checked_text",
     "head_text",
     "model_text",
     "render_rows",
@@ -161,6 +162,11 @@ def _evidence_lines(out: _Text, e: Record, labels: Mapping[str, str], indent: in
         out.field("scores:", e["scores"], inner)
     if e.get("note"):
         out.field("note:", e["note"], inner)
+    c = e.get("checked")
+    if c:
+        out.field("checked:", checked_text(c), inner)
+    elif e.get("locations"):
+        out.field("checked:", "not yet measured", inner)
     r = e.get("reproduced")
     if r:
         out.field(
@@ -168,6 +174,16 @@ def _evidence_lines(out: _Text, e: Record, labels: Mapping[str, str], indent: in
             f"{r['check']} on {r['model']} score {r['score']:.3f} (threshold {r['threshold']}) v{r['version']}",
             inner,
         )
+
+
+def checked_text(c: Record) -> str:
+    """``confirmed: induction L1H0 0.91 (rank 1/8, chance 0.03, threshold 0.40); ... on MODEL, DATE``."""
+    heads = "; ".join(
+        f"{format_location(x['head']['layer'], x['head']['head'])} {x['score']:.2f} "
+        f"(rank {x['rank']}/{x['of']}, chance {x['baseline']:.2f}, threshold {x['threshold']:.2f}, {x['verdict']})"
+        for x in c["heads"]
+    )
+    return f"{c['verdict']}: {c['check']} {heads}; {c['model']}, {c['date']}"
 
 
 def head_text(h: Record, labels: Mapping[str, str], *, width: int | None = None) -> str:

@@ -21,6 +21,7 @@ from catalogue.vocab import (
     SOURCE_KINDS,
     STAGES,
     STANDINGS,
+    STATUSES,
     location_problem,
     normalize_name,
     parse_location,
@@ -64,6 +65,8 @@ class Filters:
     paper: str | None = None
     year: int | None = None
     in_survey: bool | None = None
+    #: a claim's measured status: confirmed, below-threshold, contradicted, or unchecked (located, no verdict)
+    status: str | None = None
     source_kind: str | None = None  # some evidence record has this source kind
     standing: str | None = None  # established, single-source or contested
 
@@ -125,8 +128,10 @@ def resolve_model(value: str, index: Index) -> Record:
 
 
 def list_heads(index: Index, f: Filters = Filters()) -> list[Record]:
-    """Head types matching every given filter, sorted by stage order then id."""
-    return [_json(r[0]) for r in index.raw(*_list_sql(index, f, "h.data"))]
+    """Head types matching every given filter, sorted by stage order then id. With a ``status`` filter each
+    head type keeps only its evidence records (claims) of that status."""
+    heads = [_json(r[0]) for r in index.raw(*_list_sql(index, f, "h.data"))]
+    return claims(heads, f.status) if f.status is not None else heads
 
 
 _ROW_COLUMNS = ("id", "name", "stages", "in_survey", "standing", "evidence", "models", "years", "summary")
@@ -157,6 +162,8 @@ def _list_sql(index: Index, f: Filters, columns: str) -> tuple[str, dict[str, ob
     if f.year is not None:
         ev.append("e.year = :year")
         params["year"] = f.year
+    if f.status is not None:
+        ev.append(_status_sql(f.status))
     if f.source_kind:
         ev.append("e.source_kind = :source_kind")
         params["source_kind"] = _check_choice(f.source_kind, SOURCE_KINDS, "--source-kind")
@@ -175,6 +182,30 @@ def _list_sql(index: Index, f: Filters, columns: str) -> tuple[str, dict[str, ob
         + f" ORDER BY (SELECT MIN(CASE st.stage {order} END) FROM stage st WHERE st.head_id = h.id), h.id"
     )
     return sql, params
+
+
+def _status_sql(status: str) -> str:
+    value = _check_choice(status, STATUSES, "--status")
+    return "e.located AND e.verdict IS NULL" if value == "unchecked" else f"e.verdict = '{value}'"
+
+
+def evidence_status(e: Record) -> str | None:
+    """A claim's status: its checked verdict, ``unchecked`` for located evidence without one, else None."""
+    checked = e.get("checked")
+    if checked:
+        return str(checked["verdict"])
+    return "unchecked" if e.get("locations") else None
+
+
+def claims(heads: list[Record], status: str) -> list[Record]:
+    """These head types with only their evidence records of this status (``heads list --status``)."""
+    value = _check_choice(status, STATUSES, "--status")
+    out = []
+    for h in heads:
+        kept = [e for e in h["evidence"] if evidence_status(e) == value]
+        if kept:
+            out.append({**h, "evidence": kept})
+    return out
 
 
 def all_heads(index: Index) -> list[Record]:

@@ -33,9 +33,12 @@ __all__ = [
     "STAGES",
     "STAGE_ABBREVIATIONS",
     "SUBCATEGORIES",
+    "STATUSES",
     "SUBCATEGORY_STAGE",
+    "VERDICTS",
     "WEAK_SOURCE_KINDS",
     "CheckId",
+    "Verdict",
     "MethodId",
     "StageId",
     "SourceKind",
@@ -46,6 +49,7 @@ __all__ = [
     "location_problem",
     "normalize_name",
     "parse_location",
+    "record_verdict",
     "stage_id",
     "stage_label",
     "standing",
@@ -167,6 +171,28 @@ CheckId = Literal[
     "local",
 ]
 CHECKS: tuple[str, ...] = get_args(CheckId)
+
+#: What a measurement says of a claimed head (issue "a measured status on every claim"):
+#: ``confirmed`` the check's score reaches its threshold; ``below-threshold`` above the chance baseline but
+#: under the threshold; ``contradicted`` the check runs and the head is at chance; ``no-check`` no check
+#: applies to the head type.
+Verdict = Literal["confirmed", "below-threshold", "contradicted", "no-check"]
+VERDICTS: tuple[str, ...] = get_args(Verdict)
+#: ``heads list --status`` values: a verdict, or ``unchecked`` for claims that carry none.
+STATUSES: tuple[str, ...] = (*VERDICTS[:3], "unchecked")
+
+
+def record_verdict(head_verdicts: list[str]) -> str:
+    """The verdict of a claim from the verdicts of its heads: the worst of them
+    (contradicted < below-threshold < confirmed); ``no-check`` when there is none."""
+    for v in ("contradicted", "below-threshold", "confirmed"):
+        if v in head_verdicts:
+            worst = v
+            break
+    else:
+        return "no-check"
+    return worst
+
 
 # --------------------------------------------------------------------------- head locations
 

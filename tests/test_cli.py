@@ -131,3 +131,24 @@ def test_every_command_has_help() -> None:
     group = typer.main.get_command(app)
     for name, cmd in group.commands.items():  # type: ignore[attr-defined]
         assert cmd.help, f"`heads {name}` has no help text"
+
+
+@pytest.mark.parametrize(
+    "args", [["show", "induction-head"], ["where", "gpt2-small", "L5H5"], ["list", "--stage", "LR"], ["model", "gpt2"]]
+)
+def test_query_path_builds_no_pydantic_model(data: Path, args: list[str]) -> None:
+    """The commands users wait on read ready-made answers from the index: once the index exists they import
+    neither pydantic nor sqlmodel (nor YAML or BibTeX parsers)."""
+    heads(data, "validate")  # builds the index
+    probe = (
+        "import sys\n"
+        f"sys.argv = ['heads', *{args!r}]\n"
+        "from catalogue.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "heavy = {'pydantic', 'sqlmodel', 'sqlalchemy', 'yaml', 'ruamel', 'bibtexparser', 'pylatexenc', 'torch'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "HEADS_DATA_DIR": str(data)}
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == "[]", r.stderr

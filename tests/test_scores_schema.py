@@ -148,7 +148,9 @@ def test_where_gives_score_and_rank_in_each_table(scored_index: Index) -> None:
 
 
 def test_list_filters_on_source_kind_and_standing(scored_index: Index) -> None:
-    ids = lambda f: [h["id"] for h in query.list_heads(scored_index, f)]  # noqa: E731
+    def ids(f: query.Filters) -> list[str]:
+        return [h["id"] for h in query.list_heads(scored_index, f)]
+
     assert ids(query.Filters(source_kind="abstract")) == ["previous-token-head"]
     assert ids(query.Filters(source_kind="body")) == ["induction-head"]
     assert ids(query.Filters(standing="contested")) == ["previous-token-head"]

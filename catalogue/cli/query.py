@@ -47,6 +47,13 @@ def list_(
     in_survey: Annotated[
         Optional[bool], typer.Option("--in-survey/--not-in-survey", help="Only types the survey names (or does not).")
     ] = None,
+    status: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Claims measured by the catalogue's checks: confirmed, below-threshold, contradicted or unchecked "
+            "(JSON and YAML then hold only those evidence records)."
+        ),
+    ] = None,
     source_kind: Annotated[
         Optional[str],
         typer.Option(help="Only types with evidence of this source kind: body, code, data, abstract, third-party."),
@@ -56,11 +63,14 @@ def list_(
     ] = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.table,
 ) -> None:
-    """List head types, filtered by stage, method, model, paper, year, survey membership, source kind or standing."""
+    """List head types, filtered by stage, method, model, paper, year, survey membership, claim status, source kind
+    or standing."""
     from catalogue import formats, query
 
     index = state.index()
-    filters = query.Filters(stage, method, model, paper, year, in_survey, source_kind, standing)
+    filters = query.Filters(
+        stage, method, model, paper, year, in_survey, status=status, source_kind=source_kind, standing=standing
+    )
     if format in (ListFormat.json, ListFormat.yaml):  # complete records
         typer.echo(formats.render_rows([], format.value, full=query.list_heads(index, filters)))
         return

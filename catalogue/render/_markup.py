@@ -136,6 +136,15 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
+def checked_cell(e: Evidence) -> str:
+    """The "Checked" cell of an evidence row: the verdict, each head's score and the date, or why there is none."""
+    if e.checked is None:
+        return "not yet measured" if e.locations else "—"
+    c = e.checked
+    scores = ", ".join(f"{h.head} {h.score:.2f}" for h in c.heads)
+    return f"**{esc(c.verdict)}** ({esc(c.check)}: {esc(scores)}; {c.date.isoformat()})"
+
+
 # --------------------------------------------------------------------------- context shared by pages
 
 

@@ -14,6 +14,7 @@ from catalogue.render._markup import (
     _locations,
     _paras,
     _table,
+    checked_cell,
     esc,
     head_path,
     model_path,
@@ -129,13 +130,14 @@ def _model(ctx: _Ctx, m: ModelInfo) -> str:
                     _link(ctx.ref_label(e.cite), page, paper_path(e.cite))
                     if e.cite in ctx.cat.references
                     else esc(e.cite),
+                    checked_cell(e),
                     esc(e.source),
                 ]
             )
         lines += [
             "## Evidence in this model",
             "",
-            _table(["Head type", "Heads", "Method", "Work", "Where it was read"], rows),
+            _table(["Head type", "Heads", "Method", "Work", "Checked", "Where it was read"], rows),
             "",
         ]
     return "\n".join(lines)
