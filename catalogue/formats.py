@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from catalogue.headmap import SEVERAL, HeadMap
-from catalogue.vocab import STAGE_ABBREVIATIONS, STAGES, STANDING_RULE, format_location
+from catalogue.vocab import STAGE_ABBREVIATIONS, STAGES, STANDING_RULE, format_location, neuronpedia_head_url
 
 __all__ = [
     "Format",
@@ -247,17 +247,22 @@ def where_text(
         for r in scores:
             unit = " (its key/value head)" if r["head_unit"] == "kv_head" else ""
             out.add(f"{r['score']:.4g}  rank {r['rank']} of {r['rows']}{unit}  {r['table']}", 2, hang=4)
+    if found and model.get("neuronpedia_id"):  # a dashboard link for a head with a recorded role
+        out.add("")
+        out.field("Neuronpedia:", neuronpedia_head_url(model["neuronpedia_id"], *loc))
     return str(out)
 
 
 def where_json(
     model: Record, loc: tuple[int, int], found: Sequence[tuple[Record, Sequence[Record]]], scores: Sequence[Record] = ()
 ) -> Any:
+    npid = model.get("neuronpedia_id")
     return {
         "model": model["id"],
         "head": format_location(*loc),
         "head_types": [{"id": h["id"], "name": h["name"], "evidence": list(ev)} for h, ev in found],
         "scores": list(scores),
+        **({"neuronpedia": neuronpedia_head_url(npid, *loc)} if npid and found else {}),
     }
 
 

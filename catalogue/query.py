@@ -39,6 +39,7 @@ __all__ = [
     "list_rows",
     "model_map",
     "models",
+    "models_to_check",
     "parse_head_ref",
     "head_scores",
     "references",
@@ -335,6 +336,28 @@ def model_map(index: Index, model: str) -> tuple[Record, HeadMap]:
 
 def models(index: Index) -> list[Record]:
     return [_json(r[0]) for r in index.raw("SELECT data FROM model ORDER BY id")]
+
+
+def models_to_check(index: Index, *, max_parameters: float) -> list[Record]:
+    """Hub models whose claims ``heads verify --claims --model M`` can measure on a CPU runner, sorted by id.
+
+    A registry model qualifies when it is on the Hugging Face Hub (``hf_id``), its parameter count is
+    recorded and at most ``max_parameters``, and it carries a claim: an evidence record with ``locations``
+    on a head type that has a ``check`` (the rule :func:`catalogue.claims.claims_on` applies). A model
+    whose size is not recorded is left out, never guessed. The scheduled workflow
+    (.github/workflows/check-claims.yml) reads this list through ``heads models --claims``.
+
+    Raises :class:`UsageError` when ``max_parameters`` is not a positive number."""
+    if not max_parameters > 0:
+        raise UsageError(f"--max-parameters {max_parameters!r} must be a positive number of parameters, e.g. 1.5e9")
+    rows = index.raw(
+        "SELECT m.data FROM model m WHERE m.hf_id IS NOT NULL "
+        "AND json_extract(m.data, '$.parameters') IS NOT NULL AND json_extract(m.data, '$.parameters') <= ? "
+        "AND EXISTS (SELECT 1 FROM evidence e JOIN head h ON h.id = e.head_id "
+        "WHERE e.model = m.id AND e.located AND json_extract(h.data, '$.check') IS NOT NULL) ORDER BY m.id",
+        (max_parameters,),
+    )
+    return [_json(r[0]) for r in rows]
 
 
 def references(index: Index) -> list[Record]:

@@ -415,6 +415,11 @@ class ModelInfo(_Strict):
     heads: int | None = Field(default=None, ge=1, le=1000, description="query heads per layer")
     kv_heads: int | None = Field(default=None, ge=1, le=1000)
     parameters: int | None = Field(default=None, ge=1)
+    neuronpedia_id: ModelId | None = Field(
+        default=None,
+        description="the model's id on Neuronpedia (neuronpedia.org/<id>/head/<layer>/<head>), where it publishes "
+        "per-head attention metrics; only where read, saying where in `source`",
+    )
     source: Text | None = Field(default=None, description="where the dimensions were read")
     note: Text | None = None
 
@@ -422,6 +427,8 @@ class ModelInfo(_Strict):
     def _dims_need_source(self) -> ModelInfo:
         if (self.layers is not None or self.heads is not None) and self.source is None:
             raise ValueError("dimensions need a `source:` saying where they were read")
+        if self.neuronpedia_id is not None and (self.source is None or "neuronpedia" not in self.source.lower()):
+            raise ValueError("a neuronpedia_id needs its source: say in `source:` where the Neuronpedia id was read")
         return self
 
 

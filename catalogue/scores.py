@@ -23,7 +23,8 @@ __all__ = ["ScoreTable", "evidence_problem", "parse_table", "ranks"]
 class ScoreTable:
     """One released per-head score file.
 
-    ``path`` is how evidence names it (``data/scores/<cite>/<file>.csv``); ``name`` is the score's name
+    ``path`` is how evidence names it (``data/scores/<cite>/<file>.csv``); ``cite`` is the work's key, or the
+    manifest's ``source:`` for a third-party measurement (``neuronpedia``); ``name`` is the score's name
     within the work (``""`` when the work releases one score per model); ``rows`` are
     ``(layer, head, score)``; ``head_unit`` is ``head`` (query heads) or ``kv_head`` (key/value heads)."""
 
@@ -55,9 +56,11 @@ def parse_table(csv_text: str, manifest_text: str, rel: str) -> tuple[ScoreTable
         meta = yaml.safe_load(manifest_text)
     except yaml.YAMLError as exc:
         return None, [f"its manifest is not valid YAML: {exc}"]
-    if not isinstance(meta, dict) or not meta.get("cite") or not meta.get("model"):
-        return None, ["its manifest must be a mapping with `cite:` and `model:`"]
-    cite, model = str(meta["cite"]), str(meta["model"])
+    # a work's table names its `cite:`; a third-party measurement (Neuronpedia) names its `source:` instead
+    owner = meta.get("cite") or meta.get("source") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict) or not owner or not meta.get("model"):
+        return None, ["its manifest must be a mapping with `model:` and `cite:` (or `source:`)"]
+    cite, model = str(owner), str(meta["model"])
     stem = rel.rsplit("/", 1)[-1].removesuffix(".csv")
     if rel.split("/")[2] != cite:
         problems.append(f"its manifest names cite {cite!r} but the table sits in folder {rel.split('/')[2]!r}")
@@ -78,7 +81,10 @@ def parse_table(csv_text: str, manifest_text: str, rel: str) -> tuple[ScoreTable
             problems.append(f"line {n}: negative index or non-finite score: {row!r}")
             continue
         rows.append((layer, head, score))
-    source = f"{meta.get('source_path', '?')} @ {meta.get('source_repository', '?')} {meta.get('source_commit', '?')}"
+    if meta.get("source_repository"):
+        source = f"{meta.get('source_path', '?')} @ {meta['source_repository']} {meta.get('source_commit', '?')}"
+    else:
+        source = f"{meta.get('export', cite)} (sha256 {meta.get('export_sha256', '?')})"
     table = ScoreTable(
         path=rel,
         cite=cite,

@@ -10,7 +10,8 @@ derived from its ``Literal`` type (``STAGES = get_args(StageId)``, as Transforme
 - the rule that a location must lie inside its model (:func:`location_problem`);
 - what a source is (``body``, ``code``, ...), what a record does to a claim (``support``, ...), and
   how a head type's standing follows from its evidence (:func:`standing`);
-- how names are compared (:func:`normalize_name`) and misspellings answered (:func:`suggest`).
+- how names are compared (:func:`normalize_name`) and misspellings answered (:func:`suggest`);
+- the address of a head's dashboard on Neuronpedia (:func:`neuronpedia_head_url`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from typing import Literal, get_args
 
 __all__ = [
+    "NEURONPEDIA_URL",
+    "neuronpedia_head_url",
     "CHECKS",
     "CONTESTING_STANCES",
     "METHODS",
@@ -238,6 +241,24 @@ def location_problem(layer: int, head: int, model_id: str, layers: int | None, h
 
 
 # --------------------------------------------------------------------------- names
+
+
+#: Neuronpedia's site. Read in github:hijohnnylin/neuronpedia @ ebb8426f: apps/webapp/lib/env.ts compares
+#: NEXT_PUBLIC_URL with 'https://www.neuronpedia.org', and apps/webapp/app/blog/posts/headvis.mdx links
+#: dashboards as https://www.neuronpedia.org/qwen3.6-27b/head/15/22.
+NEURONPEDIA_URL = "https://www.neuronpedia.org"
+
+
+def neuronpedia_head_url(neuronpedia_id: str, layer: int, head: int) -> str:
+    """The address of one attention head's dashboard on Neuronpedia (HeadVis metrics and sampled text).
+
+    ``neuronpedia_id`` is the model's id on Neuronpedia (``ModelInfo.neuronpedia_id``, e.g. ``gpt2-small``);
+    ``layer`` and ``head`` are 0-indexed, as in the catalogue. The pattern ``/<modelId>/head/<layer>/<head>``
+    is the route apps/webapp/app/[modelId]/head/[layerNum]/[headIndex]/page.tsx of github:hijohnnylin/neuronpedia
+    @ ebb8426f, which looks the numbers up unchanged in ModelHeadMetrics, whose ``layer`` and ``headIndex``
+    come from the 0-indexed ``range(n_layers)`` x ``range(n_heads)`` of
+    utils/neuronpedia-utils/neuronpedia_utils/headvis/compute-head-metrics.py (``write_scatter_data``)."""
+    return f"{NEURONPEDIA_URL}/{neuronpedia_id}/head/{layer}/{head}"
 
 
 def normalize_name(name: str) -> str:

@@ -147,12 +147,35 @@ def model_(model: Annotated[str, typer.Argument(help="Model registry id or Huggi
     typer.echo(formats.model_text(m, head_map))
 
 
+class ModelsFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
 @app.command("models", rich_help_panel=PANEL)
-def models_() -> None:
+def models_(
+    claims: Annotated[
+        bool,
+        typer.Option(
+            "--claims",
+            help="Only Hugging Face models with claims a check can measure and a recorded size up to "
+            "--max-parameters (the list the check-claims workflow runs).",
+        ),
+    ] = False,
+    max_parameters: Annotated[
+        float, typer.Option(help="With --claims: the largest parameter count to include.", min=1)
+    ] = 1.5e9,
+    format: Annotated[ModelsFormat, typer.Option("--format", "-f", help="Output format.")] = ModelsFormat.table,
+) -> None:
     """The model registry: ids, Hugging Face ids and dimensions."""
     from catalogue import formats, query
 
-    typer.echo(formats.models_table(query.models(state.index())))
+    index = state.index()
+    found = query.models_to_check(index, max_parameters=max_parameters) if claims else query.models(index)
+    if format is ModelsFormat.json:
+        typer.echo(formats.render_rows([], "json", full=found))
+    else:
+        typer.echo(formats.models_table(found))
 
 
 @app.command(rich_help_panel=PANEL)

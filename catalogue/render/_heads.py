@@ -9,7 +9,6 @@ from catalogue.render._markup import (
     _ext_link,
     _fence,
     _link,
-    _locations,
     _num,
     _paras,
     _stage_order,
@@ -18,6 +17,7 @@ from catalogue.render._markup import (
     checked_cell,
     esc,
     head_path,
+    heads_cell,
     model_path,
     paper_path,
     stage_path,
@@ -129,7 +129,7 @@ def _evidence_rows(ctx: _Ctx, page: str, h: HeadType) -> list[list[str]]:
                 _link(e.model, page, model_path(e.model))
                 if e.model and e.model in ctx.cat.models
                 else esc(e.model or "—"),
-                _locations(e) or "—",
+                heads_cell(e, ctx.cat.models),
                 _link(method.name, page, "methods.md", e.method) if method else esc(e.method),
                 esc(e.task or ""),
                 score,

@@ -11,12 +11,12 @@ from catalogue.render._markup import (
     _ext_link,
     _fence,
     _link,
-    _locations,
     _paras,
     _table,
     checked_cell,
     esc,
     head_path,
+    heads_cell,
     model_path,
     paper_path,
     url,
@@ -125,7 +125,7 @@ def _model(ctx: _Ctx, m: ModelInfo) -> str:
             rows.append(
                 [
                     _link(h.name, page, head_path(h.id)),
-                    _locations(e) or "—",
+                    heads_cell(e, ctx.cat.models),
                     esc(e.method),
                     _link(ctx.ref_label(e.cite), page, paper_path(e.cite))
                     if e.cite in ctx.cat.references
@@ -185,7 +185,7 @@ def _paper(ctx: _Ctx, r: Reference) -> str:
                 _link(e.model, page, model_path(e.model))
                 if e.model and e.model in ctx.cat.models
                 else esc(e.model or "—"),
-                _locations(e) or "—",
+                heads_cell(e, ctx.cat.models),
                 esc(e.method),
                 esc(e.source),
             ]
