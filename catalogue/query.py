@@ -18,7 +18,9 @@ from catalogue.headmap import HeadMap, build
 from catalogue.index import Index
 from catalogue.vocab import (
     METHODS,
+    SOURCE_KINDS,
     STAGES,
+    STANDINGS,
     STATUSES,
     location_problem,
     normalize_name,
@@ -39,8 +41,10 @@ __all__ = [
     "models",
     "models_to_check",
     "parse_head_ref",
+    "head_scores",
     "references",
     "resolve_model",
+    "score_tables",
     "search",
     "show",
     "stats",
@@ -64,6 +68,8 @@ class Filters:
     in_survey: bool | None = None
     #: a claim's measured status: confirmed, below-threshold, contradicted, or unchecked (located, no verdict)
     status: str | None = None
+    source_kind: str | None = None  # some evidence record has this source kind
+    standing: str | None = None  # established, single-source or contested
 
 
 def _json(value: object) -> Any:
@@ -129,11 +135,12 @@ def list_heads(index: Index, f: Filters = Filters()) -> list[Record]:
     return claims(heads, f.status) if f.status is not None else heads
 
 
-_ROW_COLUMNS = ("id", "name", "stages", "in_survey", "evidence", "models", "years", "summary")
+_ROW_COLUMNS = ("id", "name", "stages", "in_survey", "standing", "evidence", "models", "years", "summary")
 
 
 def list_rows(index: Index, f: Filters = Filters()) -> list[Record]:
-    """Like :func:`list_heads`, as flat records (id, name, stages, in_survey, evidence, models, years, summary)."""
+    """Like :func:`list_heads`, as flat records (id, name, stages, in_survey, standing, evidence, models, years,
+    summary)."""
     sql, params = _list_sql(index, f, ", ".join(f"h.{c}" for c in _ROW_COLUMNS))
     return [{**dict(zip(_ROW_COLUMNS, r, strict=True)), "in_survey": bool(r[3])} for r in index.raw(sql, params)]
 
@@ -158,11 +165,17 @@ def _list_sql(index: Index, f: Filters, columns: str) -> tuple[str, dict[str, ob
         params["year"] = f.year
     if f.status is not None:
         ev.append(_status_sql(f.status))
+    if f.source_kind:
+        ev.append("e.source_kind = :source_kind")
+        params["source_kind"] = _check_choice(f.source_kind, SOURCE_KINDS, "--source-kind")
     if ev:
         where.append("h.id IN (SELECT e.head_id FROM evidence e WHERE " + " AND ".join(ev) + ")")
     if f.in_survey is not None:
         where.append("h.in_survey = :survey")
         params["survey"] = int(f.in_survey)
+    if f.standing:
+        where.append("h.standing = :standing")
+        params["standing"] = _check_choice(f.standing, STANDINGS, "--standing")
     order = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(STAGES))
     sql = (
         f"SELECT {columns} FROM head h WHERE "
@@ -242,10 +255,14 @@ def parse_head_ref(text: str) -> tuple[int, int]:
         raise UsageError(str(exc)) from None
 
 
-def where(index: Index, model: str, head: str) -> tuple[Record, tuple[int, int], list[tuple[Record, list[Record]]]]:
-    """Every head type recorded at this head of this model, with the evidence records that place it there.
+def where(
+    index: Index, model: str, head: str
+) -> tuple[Record, tuple[int, int], list[tuple[Record, list[Record]]], list[Record]]:
+    """Every head type recorded at this head of this model, with the evidence records that place it there,
+    and the head's score and rank in every per-head score table of this model.
 
-    Returns the model, ``(layer, head)`` and ``[(head type, [evidence, ...]), ...]`` sorted by head-type id."""
+    Returns the model, ``(layer, head)``, ``[(head type, [evidence, ...]), ...]`` sorted by head-type id, and
+    the scores (:func:`head_scores`)."""
     m = resolve_model(model, index)
     layer, h = parse_head_ref(head)
     why = location_problem(layer, h, m["id"], m.get("layers"), m.get("heads"))
@@ -263,7 +280,41 @@ def where(index: Index, model: str, head: str) -> tuple[Record, tuple[int, int],
             found[hid] = (_json(data), [])
         record, evidence = found[hid]
         evidence.append(record["evidence"][int(k)])
-    return m, (layer, h), list(found.values())
+    return m, (layer, h), list(found.values()), head_scores(index, m, layer, h)
+
+
+def head_scores(index: Index, model: Record, layer: int, head: int) -> list[Record]:
+    """This head's row in every score table of ``model``: ``{table, cite, score_name, score, rank, rows, head_unit}``,
+    sorted by table path. Rank 1 is the table's highest score. A ``kv_head`` table is read at the key/value
+    head that serves this query head (``head // (heads / kv_heads)``)."""
+    group = model["heads"] // model["kv_heads"] if model.get("heads") and model.get("kv_heads") else 1
+    rows = index.raw(
+        "SELECT t.path, t.cite, t.name, s.score, s.rank, t.rows, t.head_unit FROM score_table t "
+        "JOIN score s ON s.table_path = t.path WHERE t.model = :model AND s.layer = :layer AND s.head = "
+        "CASE t.head_unit WHEN 'kv_head' THEN :kv ELSE :head END ORDER BY t.path",
+        {"model": model["id"], "layer": layer, "head": head, "kv": head // group},
+    )
+    keys = ("table", "cite", "score_name", "score", "rank", "rows", "head_unit")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def score_tables(index: Index, model: str) -> list[Record]:
+    """The score tables of this model (any id or Hugging Face id), each with its rows: ``{path, cite, name,
+    head_unit, low, high, definition, selection_rule, source, scores: {(layer, head): score}}``, sorted by path."""
+    m = resolve_model(model, index)
+    out = []
+    for path, cite_key, name, unit, low, high, data in index.raw(
+        "SELECT path, cite, name, head_unit, low, high, data FROM score_table WHERE model = ? ORDER BY path", (m["id"],)
+    ):
+        scores = {
+            (int(la), int(he)): float(sc)
+            for la, he, sc in index.raw("SELECT layer, head, score FROM score WHERE table_path = ?", (path,))
+        }
+        out.append(
+            {"path": path, "cite": cite_key, "name": name, "head_unit": unit, "low": low, "high": high, **_json(data)}
+            | {"scores": scores}
+        )
+    return out
 
 
 def model_map(index: Index, model: str) -> tuple[Record, HeadMap]:
@@ -348,6 +399,10 @@ class Stats:
     by_method: Counter[str]
     by_model: Counter[str]
     by_year: Counter[str]
+    by_source_kind: Counter[str]
+    by_standing: Counter[str]
+    scores: int
+    score_tables: int
 
     def as_dict(self) -> dict[str, object]:
         """The figures as one mapping, in print order (counters most common first, years in order)."""
@@ -362,6 +417,10 @@ class Stats:
             "by_method": dict(self.by_method.most_common()),
             "by_model": dict(self.by_model.most_common()),
             "works_by_year": dict(sorted(self.by_year.items())),
+            "evidence_by_source_kind": dict(self.by_source_kind.most_common()),
+            "head_types_by_standing": dict(self.by_standing.most_common()),
+            "per_head_scores": self.scores,
+            "score_tables": self.score_tables,
         }
 
 
@@ -383,4 +442,8 @@ def stats(index: Index) -> Stats:
         by_method=counter("SELECT method, COUNT(*) FROM evidence GROUP BY method"),
         by_model=counter("SELECT model, COUNT(*) FROM evidence WHERE model IS NOT NULL GROUP BY model"),
         by_year=counter("SELECT year, COUNT(DISTINCT cite) FROM evidence GROUP BY year"),
+        by_source_kind=counter("SELECT source_kind, COUNT(*) FROM evidence GROUP BY source_kind"),
+        by_standing=counter("SELECT standing, COUNT(*) FROM head GROUP BY standing"),
+        scores=count("SELECT COUNT(*) FROM score"),
+        score_tables=count("SELECT COUNT(*) FROM score_table"),
     )

@@ -71,6 +71,7 @@ def test_list_rows_match_rows_of_full_objects(index: Index, filters: query.Filte
             "name": h["name"],
             "stages": stage_label([p["stage"] for p in h["stages"]]),
             "in_survey": h["in_survey"],
+            "standing": h["standing"],
             "evidence": len(h["evidence"]),
             "models": ",".join(sorted({e["model"] for e in h["evidence"] if e.get("model")})),
             "years": ",".join(str(y) for y in sorted({years[e["cite"]] for e in h["evidence"]})),
@@ -103,7 +104,7 @@ def test_search_prefix_and_empty(index: Index) -> None:
 
 @pytest.mark.parametrize("ref", ["L5H5", "5.5", "5:5", "l5h5"])
 def test_where_accepts_forms(index: Index, ref: str) -> None:
-    m, loc, found = query.where(index, "gpt2-small", ref)
+    m, loc, found, _ = query.where(index, "gpt2-small", ref)
     assert (m["id"], loc) == ("gpt2-small", (5, 5))
     assert [(h["id"], len(ev)) for h, ev in found] == [("induction-head", 1)]
 
