@@ -30,13 +30,14 @@ __all__ = ["Diff", "EvidenceChange", "HeadChange", "ItemChange", "diff", "diff_t
 
 @dataclass(frozen=True)
 class EvidenceChange:
-    status: str  # added | removed | changed
+    status: str  # added | removed | changed | withdrawn (``deprecated`` set) | restored (``deprecated`` cleared)
     cite: str
     model: str | None
     fields: list[str] = field(default_factory=list)  # changed fields, for "changed"
+    id: str | None = None  # the permanent evidence id, when the record has one
 
     def __str__(self) -> str:
-        what = f"{self.cite}" + (f" on {self.model}" if self.model else "")
+        what = f"{self.cite}" + (f" on {self.model}" if self.model else "") + (f" [{self.id}]" if self.id else "")
         return f"evidence {self.status}: {what}" + (f" ({', '.join(self.fields)})" if self.fields else "")
 
 
@@ -179,29 +180,50 @@ def _ev_key(e: Any) -> tuple[str, str]:
     return (str(e.get("cite", "")), str(e.get("model") or ""))
 
 
+def _ev_id(e: Any) -> str | None:
+    return str(e["id"]) if isinstance(e, dict) and e.get("id") else None
+
+
 def _evidence_changes(old: list[Any], new: list[Any]) -> list[EvidenceChange]:
+    """Records are matched by permanent id; records without one (older data) by (cite, model), in order."""
+    new_ids = {i for i in map(_ev_id, new) if i}
+    old_by_id = {i: e for e in old if (i := _ev_id(e)) and i in new_ids}
+    out: list[EvidenceChange] = []
+    for n in new:
+        i = _ev_id(n)
+        if i is not None and i in old_by_id:
+            out += _compare(old_by_id[i], n)
+    rest_old = [e for e in old if _ev_id(e) not in old_by_id]
+    rest_new = [e for e in new if _ev_id(e) not in old_by_id]
+
     def bucket(items: list[Any]) -> dict[tuple[str, str], list[Any]]:
         b: dict[tuple[str, str], list[Any]] = {}
         for e in items:
             b.setdefault(_ev_key(e), []).append(e)
         return b
 
-    ob, nb = bucket(old), bucket(new)
-    out: list[EvidenceChange] = []
+    ob, nb = bucket(rest_old), bucket(rest_new)
     for key in sorted(set(ob) | set(nb)):
         olds, news = ob.get(key, []), nb.get(key, [])
         cite, model = key[0], key[1] or None
         for o, n in zip(olds, news, strict=False):
-            if o != n:
-                changed = (
-                    sorted(k for k in set(o) | set(n) if o.get(k) != n.get(k))
-                    if isinstance(o, dict) and isinstance(n, dict)
-                    else []
-                )
-                out.append(EvidenceChange("changed", cite, model, changed))
-        out += [EvidenceChange("removed", cite, model) for _ in olds[len(news) :]]
-        out += [EvidenceChange("added", cite, model) for _ in news[len(olds) :]]
-    return out
+            out += _compare(o, n)
+        out += [EvidenceChange("removed", cite, model, id=_ev_id(o)) for o in olds[len(news) :]]
+        out += [EvidenceChange("added", cite, model, id=_ev_id(n)) for n in news[len(olds) :]]
+    return sorted(out, key=lambda c: (c.cite, c.model or "", c.id or "", c.status))
+
+
+def _compare(o: Any, n: Any) -> list[EvidenceChange]:
+    if o == n:
+        return []
+    cite, model = _ev_key(n)
+    if not (isinstance(o, dict) and isinstance(n, dict)):
+        return [EvidenceChange("changed", cite, model or None)]
+    changed = sorted(k for k in set(o) | set(n) if o.get(k) != n.get(k))
+    status = "changed"
+    if "deprecated" in changed:
+        status = "withdrawn" if n.get("deprecated") else "restored"
+    return [EvidenceChange(status, cite, model or None, changed, _ev_id(n) or _ev_id(o))]
 
 
 def _head_changes(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> list[HeadChange]:

@@ -73,6 +73,7 @@ def make_head(**overrides: Any) -> dict[str, Any]:
         "evidence": [
             {
                 "cite": "wang2022interpretability",
+                "id": "ev-inductaa",
                 "model": "gpt2-small",
                 "locations": ["L5H5", "L5H8", "L5H9", "L6H9"],
                 "method": "path-patching",
@@ -81,6 +82,7 @@ def make_head(**overrides: Any) -> dict[str, Any]:
             },
             {
                 "cite": "olsson2022incontext",
+                "id": "ev-inductab",
                 "method": "scoring",
                 "metric": "prefix matching score",
                 "value": 0.9,
@@ -105,6 +107,7 @@ def make_prev(**overrides: Any) -> dict[str, Any]:
         evidence=[
             {
                 "cite": "wang2022interpretability",
+                "id": "ev-prevtoka",
                 "model": "gpt2-small",
                 "locations": ["L2H2", "L4H11"],
                 "method": "path-patching",

@@ -105,6 +105,7 @@ def test_add_evidence_appends_one_record_and_changes_nothing_else(data: Path) ->
     after = induction(data).read_text()
     assert added_lines(before, after) == [
         "  - cite: olsson2022incontext",
+        f"    id: {ev.id}",
         "    model: gpt2-small",
         "    locations: [L1H4, L2H3]",
         "    method: scoring",
