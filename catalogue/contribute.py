@@ -35,6 +35,7 @@ from catalogue.evidence_ids import assign, new_id
 from catalogue.files import write_atomic
 from catalogue.index import Index
 from catalogue.loader import check
+from catalogue.numbering import describe, head_id
 from catalogue.paths import DataPaths, data_paths
 from catalogue.schema import Evidence, HeadType
 from catalogue.vocab import location_problem, normalize_name, stage_id
@@ -68,11 +69,22 @@ class Edit:
 # --------------------------------------------------------------------------- public surface
 
 
-def new_head(fields: dict[str, Any], *, data: str | Path | None = None, cache: str | Path | None = None) -> Edit:
-    """Write a new head type (with at least one evidence record) to ``heads/<id>.yaml``."""
+def new_head(
+    fields: dict[str, Any],
+    *,
+    convention: str | None = None,
+    data: str | Path | None = None,
+    cache: str | Path | None = None,
+) -> Edit:
+    """Write a new head type (with at least one evidence record) to ``heads/<id>.yaml``.
+
+    With ``convention`` (:data:`catalogue.numbering.CONVENTIONS`), locations are read as the paper wrote
+    them (``8-10``, ``(8, 10)``, a flattened index, ...) and converted to 0-indexed ``L<layer>H<head>``;
+    the record's ``source`` then says how they were written."""
     paths = data_paths(data)
     with _lock(paths):
         index = _index(paths, cache)
+        fields = {**fields, "evidence": [_converted(index, dict(e), convention) for e in fields.get("evidence") or []]}
         tax = query.taxonomy(index)
         fields = {**fields, "stages": [_stage_names(tax, dict(p)) for p in fields.get("stages") or []]}
         head = _validated(HeadType, fields, "head type")
@@ -102,13 +114,21 @@ def new_head(fields: dict[str, Any], *, data: str | Path | None = None, cache: s
 
 
 def add_evidence(
-    name: str, fields: dict[str, Any], *, data: str | Path | None = None, cache: str | Path | None = None
+    name: str,
+    fields: dict[str, Any],
+    *,
+    convention: str | None = None,
+    data: str | Path | None = None,
+    cache: str | Path | None = None,
 ) -> Edit:
-    """Append an evidence record to the file of the head type with this id, name or alias."""
+    """Append an evidence record to the file of the head type with this id, name or alias.
+
+    ``convention``: as in :func:`new_head`, the locations are converted from the paper's numbering."""
     paths = data_paths(data)
     with _lock(paths):
         index = _index(paths, cache)
         hid = query.show(index, name)["id"]
+        fields = _converted(index, fields, convention)
         ev = _checked_evidence(index, _validated(Evidence, fields, "evidence record"))
         target = paths.head_file(hid)
         text = target.read_text(encoding="utf-8")
@@ -184,6 +204,28 @@ def fill_evidence_ids(*, data: str | Path | None = None) -> dict[Path, list[str]
             write_atomic(f, new_text)
             out[f] = [i for _, _, i in inserts]
     return out
+
+
+def _converted(index: Index, fields: dict[str, Any], convention: str | None) -> dict[str, Any]:
+    """``fields`` with its locations read in ``convention`` and written as 0-indexed ``L<layer>H<head>``."""
+    texts = [str(x) for x in fields.get("locations") or []]
+    if convention is None or not texts:
+        return fields
+    layers = heads = None
+    if fields.get("model"):
+        m = query.resolve_model(str(fields["model"]), index)
+        layers, heads = m.get("layers"), m.get("heads")
+    locations = []
+    for t in texts:
+        try:
+            r = head_id(t, convention=convention, layers=layers, heads=heads)
+        except ValueError as exc:
+            raise UsageError(f"--location {exc}") from None
+        locations.append(r.assumed.canonical)
+    written = ", ".join(texts)
+    source = str(fields.get("source") or "")
+    note = f"heads as written there, {convention} ({describe(convention)}): {written}; converted to 0-indexed"
+    return {**fields, "locations": locations, "source": f"{source} ({note})" if source else source}
 
 
 def _evidence_list(doc: Any) -> list[Any]:

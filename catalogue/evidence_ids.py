@@ -37,8 +37,7 @@ def _identity(head_id: str, record: Mapping[str, Any]) -> str:
     locations = record.get("locations") or []
     locs = sorted(str(x) if not isinstance(x, Mapping) else f"L{x.get('layer')}H{x.get('head')}" for x in locations)
     return "/".join(
-        [head_id, str(record.get("cite") or ""), str(record.get("model") or ""), str(record.get("method") or "")]
-        + locs
+        [head_id, str(record.get("cite") or ""), str(record.get("model") or ""), str(record.get("method") or "")] + locs
     )
 
 

@@ -101,6 +101,24 @@ Source = Annotated[Optional[str], typer.Option(help="Where in the work this was 
 Note = Annotated[Optional[str], typer.Option(help="Anything a reader should know about this record.")]
 
 
+class Convention(str, Enum):
+    zero = "0-indexed"
+    one = "1-indexed"
+    one_layers = "1-indexed-layers"
+    one_heads = "1-indexed-heads"
+    flat = "flat"
+    flat_one = "flat-1-indexed"
+
+
+Conv = Annotated[
+    Optional[Convention],
+    typer.Option(
+        help="Read --location as the paper wrote it ('8-10', '(8, 10)', a flattened index...) in this numbering; "
+        "converted to 0-indexed, and `source` says so (`heads id` shows the readings)."
+    ),
+]
+
+
 @app.command("new", rich_help_panel=PANEL)
 def new(
     id: Annotated[Optional[str], typer.Option("--id", help="Kebab-case id, e.g. name-mover-head.")] = None,
@@ -126,6 +144,7 @@ def new(
     value: Value = None,
     source: Source = None,
     note: Note = None,
+    convention: Conv = None,
 ) -> None:
     """Add a new head type, with its first evidence record, as data/heads/<id>.yaml."""
     from catalogue import contribute
@@ -148,7 +167,8 @@ def new(
         "check": check,
     }
     fields["evidence"] = [_evidence(cite, model, location, method, method_detail, task, metric, value, source, note)]
-    edit = contribute.new_head(fields, data=state.data, cache=state.cache_dir)
+    conv = convention.value if convention else None
+    edit = contribute.new_head(fields, convention=conv, data=state.data, cache=state.cache_dir)
     typer.echo(f"wrote {edit.path}: head type {edit.head.id} with 1 evidence record; next, open a pull request")
 
 
@@ -165,16 +185,19 @@ def add_evidence(
     value: Value = None,
     source: Source = None,
     note: Note = None,
+    convention: Conv = None,
 ) -> None:
     """Add an evidence record to an existing head type's file (its comments and order are kept)."""
     from catalogue import contribute
 
     fields = _evidence(cite, model, location, method, method_detail, task, metric, value, source, note)
-    edit = contribute.add_evidence(head, fields, data=state.data, cache=state.cache_dir)
+    conv = convention.value if convention else None
+    edit = contribute.add_evidence(head, fields, convention=conv, data=state.data, cache=state.cache_dir)
     where = f" on {edit.evidence.model}" if edit.evidence.model else ""
+    heads = f" at {', '.join(str(x) for x in edit.evidence.locations)}" if edit.evidence.locations else ""
     typer.echo(
-        f"wrote {edit.path}: evidence from {edit.evidence.cite}{where} added to {edit.head.id} "
-        f"({len(edit.head.evidence)} records)"
+        f"wrote {edit.path}: evidence {edit.evidence.id} from {edit.evidence.cite}{where}{heads} added to "
+        f"{edit.head.id} ({len(edit.head.evidence)} records)"
     )
 
 
