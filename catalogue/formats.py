@@ -317,7 +317,7 @@ def compare_text(h: Record, rows: Sequence[Record], *, width: int = 30) -> str:
     if not rows:
         return f"{h['id']}: no located evidence in a model of known depth"
     out = [
-        f"{h['name']} [{h['id']}] by relative depth (layer / layers; bands: thirds, the survey's shallow / middle / deep)",
+        f"{h['name']} [{h['id']}] by relative depth (layer / layers; the survey's shallow / middle / deep as thirds)",
         "",
     ]
     mw = max(len(str(r["model"])) for r in rows)
