@@ -9,13 +9,16 @@ not known here (remote code, custom or unrecorded) gets ``None``, never a guess.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "BANDS",
     "HF_LAYOUTS",
     "HfLayout",
     "depth_band",
+    "head_address",
     "hf_attention_path",
     "hf_layout",
     "hf_output_projection",
@@ -140,3 +143,18 @@ def depth_band(layer: int, layers: int) -> str:
     as in the survey's figure."""
     relative_depth(layer, layers)
     return BANDS[(3 * layer) // layers]
+
+
+def head_address(model: Mapping[str, Any], layer: int, head: int) -> dict[str, Any]:
+    """Every address of one head of a registry model (``family``, ``heads``, ``kv_heads`` read from it):
+    ``tl_hook_z``, ``tl_hook_pattern``, ``tl_head_index``, ``hf_module``, ``hf_output_projection``, ``kv_head``."""
+    hooks = tl_hooks(layer)
+    family = model.get("family")
+    return {
+        "tl_hook_z": hooks["z"],
+        "tl_hook_pattern": hooks["pattern"],
+        "tl_head_index": head,
+        "hf_module": hf_attention_path(family, layer),
+        "hf_output_projection": hf_output_projection(family, layer),
+        "kv_head": kv_head(head, model.get("heads"), model.get("kv_heads")),
+    }

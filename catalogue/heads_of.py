@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from catalogue.addressing import depth_band, hf_attention_path, hf_layout, kv_head, relative_depth, tl_hooks
+from catalogue.addressing import depth_band, head_address, relative_depth
 from catalogue.errors import UsageError
 from catalogue.index import Index
 from catalogue.numbering import Resolution, head_id
@@ -115,8 +115,6 @@ def known_heads_in(
 
 
 def _record(m: Record, layer: int, head: int, head_type: str, ev: Record, state: str) -> Record:
-    layout = hf_layout(m.get("family"))
-    hooks = tl_hooks(layer)
     return {
         "model": m["id"],
         "layer": layer,
@@ -129,14 +127,7 @@ def _record(m: Record, layer: int, head: int, head_type: str, ev: Record, state:
         "method": ev["method"],
         "source_kind": ev.get("source_kind"),
         "verdict": ev.get("verdict"),
-        "tl_hook_z": hooks["z"],
-        "tl_hook_pattern": hooks["pattern"],
-        "tl_head_index": head,
-        "hf_module": hf_attention_path(m.get("family"), layer),
-        "hf_output_projection": layout.output_projection.format(L=layer)
-        if layout and layout.output_projection
-        else None,
-        "kv_head": kv_head(head, m.get("heads"), m.get("kv_heads")),
+        **head_address(m, layer, head),
     }
 
 

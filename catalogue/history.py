@@ -25,7 +25,17 @@ from catalogue.errors import UsageError
 from catalogue.paths import data_paths
 from catalogue.schema import Evidence, HeadType
 
-__all__ = ["Diff", "EvidenceChange", "HeadChange", "ItemChange", "diff", "diff_texts", "read_at"]
+__all__ = [
+    "Diff",
+    "EvidenceChange",
+    "HeadChange",
+    "ItemChange",
+    "changelog",
+    "diff",
+    "diff_revisions",
+    "diff_texts",
+    "read_at",
+]
 
 
 @dataclass(frozen=True)
@@ -303,3 +313,79 @@ def _read(path: Path) -> str | None:
         return path.read_text(encoding="utf-8")
     except (FileNotFoundError, UnicodeDecodeError):
         return None
+
+
+# --------------------------------------------------------------------------- release changelog
+
+
+def _heads_at(rev: str | None, paths_folder: Path) -> tuple[dict[str, dict[str, Any]], str | None, str | None]:
+    """Head-type records, models.yaml and references.bib at ``rev`` (None: nothing, the start of history)."""
+    if rev is None:
+        return {}, None, None
+    paths = data_paths(paths_folder)
+    root = _root(paths.folder.resolve(), rev)
+    heads_rel = _rel(paths.folder, root) + "/heads"
+    listed = _git(["ls-tree", "-r", "--name-only", rev, "--", heads_rel + "/"], root).stdout.split("\n")
+    out: dict[str, dict[str, Any]] = {}
+    files = [p for p in listed if p.endswith((".yaml", ".yml"))]
+    if files:
+        for p in files:
+            out.update(_records(_git(["show", f"{rev}:{p}"], root).stdout, rev))
+    else:
+        out = _records(read_at(rev, paths.folder / "heads.yaml"), rev)
+    return out, read_at(rev, paths.models), read_at(rev, paths.references)
+
+
+def diff_revisions(old: str | None, new: str, *, data: str | Path | None = None) -> Diff:
+    """What changed in the data between two git revisions (``old`` None: everything at ``new`` is added)."""
+    folder = data_paths(data).folder
+    o_heads, o_models, o_refs = _heads_at(old, folder)
+    n_heads, n_models, n_refs = _heads_at(new, folder)
+    items = _items("model", o_models, n_models) + _items("work", o_refs, n_refs)
+    return Diff(old or "(nothing)", new, _head_changes(o_heads, n_heads), items)
+
+
+def changelog(old: str | None, new: str, *, title: str, data: str | Path | None = None) -> str:
+    """A CHANGELOG.md section (Markdown) for the data release ``new`` since ``old``: head types added,
+    changed and removed; evidence added, changed, withdrawn (deprecated) and removed, each by permanent id;
+    models and works added, changed and removed. Deterministic."""
+    d = diff_revisions(old, new, data=data)
+    since = f"Compared with `{old}`." if old else "The first data release: everything in it is new."
+    lines = [f"## {title}", "", since, ""]
+
+    def section(name: str, entries: list[str]) -> None:
+        if entries:
+            lines.extend([f"### {name} ({len(entries)})", "", *entries, ""])
+
+    for status in ("added", "changed", "removed"):
+        section(
+            f"Head types {status}",
+            [f"- `{c.id}`" + (f": {', '.join(c.fields)}" if c.fields else "") for c in d.changes if c.status == status],
+        )
+    evidence = [(c.id, e) for c in d.changes for e in c.evidence]
+    for status, label in (
+        ("added", "added"),
+        ("changed", "changed"),
+        ("withdrawn", "withdrawn"),
+        ("restored", "restored"),
+        ("removed", "removed (an id must never be removed: withdraw the record instead)"),
+    ):
+        section(
+            f"Evidence {label}",
+            [
+                f"- `{e.id or 'no id'}` {hid}: {e.cite}"
+                + (f" on {e.model}" if e.model else "")
+                + (f" ({', '.join(e.fields)})" if e.fields else "")
+                for hid, e in evidence
+                if e.status == status
+            ],
+        )
+    for kind in ("model", "work"):
+        for status in ("added", "changed", "removed"):
+            section(
+                f"{'Models' if kind == 'model' else 'Works'} {status}",
+                [f"- `{i.id}`" for i in d.items if i.kind == kind and i.status == status],
+            )
+    if d.empty:
+        lines += ["No change to the data.", ""]
+    return "\n".join(lines).rstrip() + "\n"

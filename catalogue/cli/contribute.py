@@ -219,3 +219,21 @@ def diff(
     typer.echo(d.json() if format is DiffFormat.json else d.text())
     if exit_code and not d.empty:
         raise typer.Exit(1)
+
+
+@app.command("changelog", rich_help_panel=PANEL)
+def changelog(
+    to: Annotated[str, typer.Option("--to", help="The release's git revision (a tag such as data-v1.1.0).")] = "HEAD",
+    from_: Annotated[
+        Optional[str], typer.Option("--from", help="The previous release's tag (omit for the first release).")
+    ] = None,
+    title: Annotated[
+        Optional[str], typer.Option(help="Section title (default: the data version in data/VERSION).")
+    ] = None,
+) -> None:
+    """A CHANGELOG.md section for a data release: head types and evidence added, changed and withdrawn (heads diff)."""
+    from catalogue import history
+    from catalogue.paths import data_version
+
+    heading = title or f"Data {data_version(state.data)}"
+    typer.echo(history.changelog(from_, to, title=heading, data=state.data), nl=False)
