@@ -129,10 +129,11 @@ def write_data(
     head_texts: dict[str, str] | None = None,
 ) -> Path:
     """Write a data folder at ``folder``: one ``heads/<id>.yaml`` per head (file name from its ``id``),
-    ``models.yaml``, ``references.bib`` and the real ``taxonomy.yaml``. ``head_texts`` maps a file stem
+    ``models.yaml``, ``references.bib`` and the real ``taxonomy.yaml`` and ``VERSION``. ``head_texts`` maps a file stem
     to raw text written as ``heads/<stem>.yaml`` (instead of ``heads``)."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(DATA / "taxonomy.yaml", folder / "taxonomy.yaml")
+    shutil.copy(DATA / "VERSION", folder / "VERSION")
     (folder / "models.yaml").write_text(
         yaml.safe_dump({"models": copy.deepcopy(models if models is not None else MODELS)})
     )
