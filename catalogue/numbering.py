@@ -11,6 +11,7 @@ from 0 (Python), so code forms have one reading. Pure functions, no I/O, no pyda
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -157,7 +158,7 @@ def _code(
     return _fit(text, form, [Reading(layer, head, "0-indexed", "code indexes from 0")], layers, heads)
 
 
-def _fit(text: str, form: str, found: list[Reading | None], layers: int | None, heads: int | None) -> Resolution:
+def _fit(text: str, form: str, found: Sequence[Reading | None], layers: int | None, heads: int | None) -> Resolution:
     readings = [r for r in found if r is not None]
     fitting = [r for r in readings if (layers is None or r.layer < layers) and (heads is None or r.head < heads)]
     if not fitting:

@@ -89,7 +89,7 @@ class ApiHeadType(_Doc):
     depth: list[Depth] = Field(description="current claims in models of known depth, by model and layer")
 
 
-_SCHEMAS = {"index": ApiIndex, "model": ApiModel, "head-type": ApiHeadType}
+_SCHEMAS: dict[str, type[BaseModel]] = {"index": ApiIndex, "model": ApiModel, "head-type": ApiHeadType}
 
 
 def api_schemas() -> dict[str, str]:
@@ -147,7 +147,7 @@ def _depth(cat: Catalogue, known: list[KnownHead]) -> list[Depth]:
                 layers=n,
                 layer=layer,
                 relative_depth=round(relative_depth(layer, n), 3),
-                band=depth_band(layer, n),  # type: ignore[arg-type]
+                band=depth_band(layer, n),
                 heads=sorted(heads, key=lambda s: int(s.split("H")[1])),
             )
         )
