@@ -127,8 +127,9 @@ def _known(cat: Catalogue, h: HeadType) -> list[KnownHead]:
     return out
 
 
-def _key(k: KnownHead) -> tuple[str, int, int, str, str]:
-    return (k.model, k.layer, k.head, k.head_type, k.evidence_id or "")
+def _key(k: KnownHead) -> tuple[str, int, int, str]:
+    """By model, layer, head and head type; a stable sort keeps evidence order within (as known_heads)."""
+    return (k.model, k.layer, k.head, k.head_type)
 
 
 def _depth(cat: Catalogue, known: list[KnownHead]) -> list[Depth]:
