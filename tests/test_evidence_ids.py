@@ -120,9 +120,9 @@ def test_a_withdrawn_record_needs_its_id_reason_and_date(write_data: WriteData) 
     ind["evidence"][0]["deprecated"] = {"reason": "retracted", "date": "2026-11-01"}  # type: ignore[index]
     cat, report = check(write_data(heads=[ind, make_prev()]))
     assert cat is None and any("withdrawn record needs its `id:`" in p.message for p in report.errors)
-    ind = make_head()
-    ind["evidence"][0]["deprecated"] = {"reason": "retracted"}
-    cat, report = check(write_data(heads=[ind, make_prev()], folder="b"))
+    dated = make_head()
+    dated["evidence"][0]["deprecated"] = {"reason": "retracted"}  # no date
+    cat, report = check(write_data(heads=[dated, make_prev()], folder="b"))
     assert cat is None
 
 
