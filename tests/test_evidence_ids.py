@@ -153,3 +153,20 @@ def test_add_evidence_converts_a_paper_numbering_and_says_so(write_data: WriteDa
         add_evidence(
             "induction-head", {**ev, "locations": ["13-13"], "source": "T3"}, convention="1-indexed", data=data
         )
+
+
+def test_heads_new_gives_the_first_record_an_id_and_show_prints_it(write_data: WriteData, cache: Path) -> None:
+    from typer.testing import CliRunner
+
+    from catalogue.cli import app
+    from catalogue.contribute import new_head
+
+    data = write_data()
+    fields = make_head(id="copy-head", name="Copy head", aliases=[], related=[], check=None)
+    fields["evidence"] = [{k: v for k, v in fields["evidence"][0].items() if k != "id"}]
+    edit = new_head(fields, data=data)
+    ev_id = edit.head.evidence[0].id
+    assert ev_id is not None and is_evidence_id(ev_id)
+    assert f"id: {ev_id}" in (data / "heads" / "copy-head.yaml").read_text()
+    shown = CliRunner().invoke(app, ["--data", str(data), "show", "copy-head"]).output
+    assert f"- {ev_id} Wang et al." in shown

@@ -51,8 +51,12 @@ def on_config(config: MkDocsConfig, **_: Any) -> MkDocsConfig:
     from catalogue.paths import data_version
     from catalogue.render.api import api_files
 
+    try:
+        version = data_version()
+    except (OSError, ValueError) as exc:
+        raise PluginError(f"the data has no valid VERSION file (data/VERSION, e.g. 1.0.0): {exc}") from None
     _FILES.clear()
-    _FILES.update(api_files(cat, data_version=data_version()))
+    _FILES.update(api_files(cat, data_version=version))
     if not config.nav:
         config.nav = render.nav(cat)
     return config
