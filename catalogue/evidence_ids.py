@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["EVIDENCE_ID_PATTERN", "assign", "is_evidence_id", "new_id"]
+__all__ = ["EVIDENCE_ID_PATTERN", "assign", "head_verdict", "is_evidence_id", "new_id"]
 
 #: The pattern of an evidence id, e.g. ``ev-k3vq7m2a``.
 EVIDENCE_ID_PATTERN = r"^ev-[a-z2-7]{8}$"
@@ -77,3 +77,17 @@ def assign(head_id: str, records: Sequence[Mapping[str, Any]], taken: Iterable[s
         used.add(found)
         out.append(found)
     return out
+
+
+def head_verdict(record: Mapping[str, Any], layer: int, head: int) -> str | None:
+    """The verdict the catalogue's own check gave this head of an evidence record (``checked.heads``), else the
+    record's overall ``checked.verdict``; None while the claim has not been measured."""
+    checked = record.get("checked")
+    if not isinstance(checked, Mapping):
+        return None
+    for h in checked.get("heads") or []:
+        loc = h.get("head") if isinstance(h, Mapping) else None
+        if isinstance(loc, Mapping) and (loc.get("layer"), loc.get("head")) == (layer, head):
+            return str(h.get("verdict")) if h.get("verdict") is not None else None
+    verdict = checked.get("verdict")
+    return str(verdict) if verdict is not None else None

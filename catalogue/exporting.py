@@ -34,6 +34,7 @@ LOCATION_COLUMNS = (
     "status",
     "cite",
     "method",
+    "verdict",
     "task",
     "metric",
     "value",
@@ -92,6 +93,7 @@ def location_rows(heads: Sequence[Mapping[str, Any]], models: Sequence[Mapping[s
     """One row per (model, layer, head, head type, evidence id) that an evidence record places, withdrawn
     records included (``status``), sorted; columns :data:`LOCATION_COLUMNS`."""
     from catalogue.addressing import head_address
+    from catalogue.evidence_ids import head_verdict
     from catalogue.vocab import format_location
 
     by_id = {str(m["id"]): m for m in models}
@@ -115,6 +117,7 @@ def location_rows(heads: Sequence[Mapping[str, Any]], models: Sequence[Mapping[s
                         "status": "withdrawn" if e.get("deprecated") else "current",
                         "cite": e["cite"],
                         "method": e["method"],
+                        "verdict": head_verdict(e, layer, head),
                         "task": e.get("task"),
                         "metric": e.get("metric"),
                         "value": e.get("value"),

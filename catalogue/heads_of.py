@@ -16,6 +16,7 @@ from typing import Any
 
 from catalogue.addressing import depth_band, head_address, relative_depth
 from catalogue.errors import UsageError
+from catalogue.evidence_ids import head_verdict
 from catalogue.index import Index
 from catalogue.numbering import Resolution, head_id
 from catalogue.paths import data_paths
@@ -67,7 +68,9 @@ def known_heads(
 
     - ``layer``, ``head``: 0-indexed; ``location``: ``L<layer>H<head>``;
     - ``head_type``, ``evidence_id`` (permanent, ``ev-...``), ``status``, ``cite``, ``method``,
-      ``source_kind`` (None until the data records it) and ``verdict`` (None until claims are checked);
+      ``source_kind`` (None until the data records it) and ``verdict``: what the catalogue's own check
+      found for this head (``checked`` in the record: confirmed, below-threshold, contradicted), None while
+      the claim is unmeasured;
     - TransformerLens: ``tl_hook_z`` (``blocks.L.attn.hook_z``, activations [batch, pos, head_index, d_head])
       with ``tl_head_index`` (index dim 2 with it) and ``tl_hook_pattern`` ([batch, head_index, q, k]);
     - Hugging Face: ``hf_module`` (the attention module, e.g. ``transformer.h.9.attn``),
@@ -126,7 +129,7 @@ def _record(m: Record, layer: int, head: int, head_type: str, ev: Record, state:
         "cite": ev["cite"],
         "method": ev["method"],
         "source_kind": ev.get("source_kind"),
-        "verdict": ev.get("verdict"),
+        "verdict": head_verdict(ev, layer, head),
         **head_address(m, layer, head),
     }
 

@@ -45,10 +45,12 @@ class EvidenceChange:
     model: str | None
     fields: list[str] = field(default_factory=list)  # changed fields, for "changed"
     id: str | None = None  # the permanent evidence id, when the record has one
+    verdict: str = ""  # "unchecked -> confirmed" when the measured status of the claim changed
 
     def __str__(self) -> str:
         what = f"{self.cite}" + (f" on {self.model}" if self.model else "") + (f" [{self.id}]" if self.id else "")
-        return f"evidence {self.status}: {what}" + (f" ({', '.join(self.fields)})" if self.fields else "")
+        verdict = f"; verdict {self.verdict}" if self.verdict else ""
+        return f"evidence {self.status}: {what}" + (f" ({', '.join(self.fields)}{verdict})" if self.fields else "")
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,16 @@ def _ev_id(e: Any) -> str | None:
     return str(e["id"]) if isinstance(e, dict) and e.get("id") else None
 
 
+def _verdict(e: Any) -> str:
+    checked = e.get("checked") if isinstance(e, dict) else None
+    return str(checked.get("verdict")) if isinstance(checked, dict) else "unchecked"
+
+
+def _verdict_change(old: Any, new: Any) -> str:
+    a, b = _verdict(old), _verdict(new)
+    return f"{a} -> {b}" if a != b else ""
+
+
 def _evidence_changes(old: list[Any], new: list[Any]) -> list[EvidenceChange]:
     """Records are matched by permanent id; records without one (older data) by (cite, model), in order."""
     new_ids = {i for i in map(_ev_id, new) if i}
@@ -233,7 +245,7 @@ def _compare(o: Any, n: Any) -> list[EvidenceChange]:
     status = "changed"
     if "deprecated" in changed:
         status = "withdrawn" if n.get("deprecated") else "restored"
-    return [EvidenceChange(status, cite, model or None, changed, _ev_id(n) or _ev_id(o))]
+    return [EvidenceChange(status, cite, model or None, changed, _ev_id(n) or _ev_id(o), _verdict_change(o, n))]
 
 
 def _head_changes(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> list[HeadChange]:

@@ -24,7 +24,7 @@ from catalogue import __version__
 __all__ = ["SCHEMA_VERSION", "DataPaths", "cache_dir", "data_paths", "data_version", "default_data_dir"]
 
 #: Bumped whenever the index tables change, so old index files are never read.
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "7"
 
 #: The folder of head-type files inside a data folder.
 HEADS_DIR = "heads"

@@ -192,3 +192,14 @@ def test_compare_leaves_out_models_of_unknown_depth(write_data: WriteData, cache
     data = write_data(models=models)
     out = runner.invoke(app, ["--data", str(data), "compare", "induction-head", "-f", "json"])
     assert {r["model"] for r in json.loads(out.output)} == {"gpt2-small"}
+
+
+def test_the_verdict_is_the_check_of_each_head_once_measured(write_data: WriteData, cache: Path) -> None:
+    from catalogue.claims import record
+    from tests.test_claims import block
+
+    data = write_data()
+    assert {r["verdict"] for r in known_heads("gpt2-small", "induction-head", data=data)} == {None}
+    record({("induction-head", 0): block()}, data=data)
+    got = {r["location"]: r["verdict"] for r in known_heads("gpt2-small", "induction-head", data=data)}
+    assert got == {"L5H5": "confirmed", "L5H8": "confirmed", "L5H9": "below-threshold", "L6H9": "confirmed"}

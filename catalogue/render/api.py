@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalogue.addressing import depth_band, head_address, relative_depth
+from catalogue.evidence_ids import head_verdict
 from catalogue.schema import Catalogue, HeadType, ModelInfo
 from catalogue.vocab import format_location
 
@@ -39,6 +40,7 @@ class KnownHead(_Doc):
     status: Literal["current", "withdrawn"]
     cite: str
     method: str
+    verdict: str | None = Field(description="the catalogue's own check of this head; null while unmeasured")
     tl_hook_z: str
     tl_hook_pattern: str
     tl_head_index: int
@@ -121,6 +123,7 @@ def _known(cat: Catalogue, h: HeadType) -> list[KnownHead]:
                     status="withdrawn" if e.deprecated else "current",
                     cite=e.cite,
                     method=e.method,
+                    verdict=head_verdict(e.model_dump(mode="json"), loc.layer, loc.head),
                     **head_address(info, loc.layer, loc.head),
                 )
             )
