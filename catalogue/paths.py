@@ -22,7 +22,7 @@ from pathlib import Path
 
 from catalogue import __version__
 
-__all__ = ["SCHEMA_VERSION", "DataPaths", "cache_dir", "data_paths", "default_data_dir"]
+__all__ = ["SCHEMA_VERSION", "DataPaths", "cache_dir", "data_paths", "data_version", "default_data_dir"]
 
 #: Bumped whenever the index tables change, so old index files are never read.
 SCHEMA_VERSION = "7"
@@ -143,3 +143,15 @@ def cache_dir(override: str | Path | None = None) -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "attention-head-catalogue"
+
+
+def data_version(path: str | Path | None = None) -> str:
+    """The data's own release version, ``data/VERSION`` (semantic versioning; separate from the package's).
+
+    Raises ``OSError`` when the file is missing, ``ValueError`` when it does not hold a ``MAJOR.MINOR.PATCH``."""
+    import re
+
+    text = (data_paths(path).folder / "VERSION").read_text(encoding="utf-8").strip()
+    if not re.fullmatch(r"\d+\.\d+\.\d+", text):
+        raise ValueError(f"data/VERSION holds {text!r}: write a version like 1.2.0")
+    return text
