@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from catalogue.schema import CHECKS, Catalogue
+from catalogue.verify.causal import AblationResult, ablated_loss, induction_ablation, patched_loss
 from catalogue.verify.check import Check, NotApplicable, all_checks, get_check
 from catalogue.verify.errors import VerifyError
 from catalogue.verify.models import LoadedModel, load_model, offline_models
@@ -39,6 +40,10 @@ from catalogue.verify.runner import (
 
 __all__ = [
     "SEEDS",
+    "AblationResult",
+    "ablated_loss",
+    "induction_ablation",
+    "patched_loss",
     "Check",
     "CheckResult",
     "LoadedModel",

@@ -364,11 +364,16 @@ def claims_for(head: HeadType, result: CheckResult, model: LoadedModel) -> list[
 
 
 def reproduce(
-    record: Reproduced, *, cache: str | Path | None = None, batch: int = 16, seeds: Sequence[int] = SEEDS
+    record: Reproduced,
+    *,
+    cache: str | Path | None = None,
+    batch: int = 16,
+    seeds: Sequence[int] = SEEDS,
+    model: LoadedModel | None = None,
 ) -> CheckResult:
-    """Re-run the check of a ``reproduced`` record on its model (offline models need no network)."""
-    model = load_model(record.model, cache=cache)
-    return scan(model, [record.check], batch=batch, seeds=seeds).results[record.check]
+    """Re-run the check of a ``reproduced`` record on its model (``model``: already loaded)."""
+    loaded = model if model is not None else load_model(record.model, cache=cache)
+    return scan(loaded, [record.check], batch=batch, seeds=seeds).results[record.check]
 
 
 def reproduced_record(result: CheckResult, model: LoadedModel) -> Reproduced:
