@@ -98,7 +98,7 @@ def ablated_loss(model: LoadedModel, probe: ProbeBatch, heads: Sequence[Location
 
 def patched_loss(model: LoadedModel, clean: ProbeBatch, corrupt: ProbeBatch, heads: Sequence[Location]) -> float:
     """Loss (nats, on ``clean``'s targets) of the corrupted run with ``heads``' outputs from the clean run."""
-    from nnsight import NNsight  # type: ignore[import-untyped]
+    from nnsight import NNsight
 
     dh = _d_head(model)
     by_layer = _heads_by_layer(heads)
