@@ -159,8 +159,8 @@ def _needle(model: LoadedModel, g: torch.Generator, *, batch: int, seed: int) ->
     hay_len = min(HAYSTACK_LEN, model.n_ctx - 2 - 2 * m)
     if hay_len < 2 * m:
         raise ValueError(f"the needle probe needs {4 * m + 2} tokens of context; {model.name} has {model.n_ctx}")
-    if model.tokenizer is not None:
-        prose = torch.tensor(_words(model, _PROSE))
+    prose = _prose(model, 8) if model.tokenizer is not None else None
+    if prose is not None:
         prose = prose.repeat(hay_len // len(prose) + 2)
         starts = torch.randint(0, len(prose) - hay_len, (batch,), generator=g)
         hay = torch.stack([prose[s : s + hay_len] for s in starts.tolist()])
@@ -191,12 +191,20 @@ def _words(model: LoadedModel, text: str) -> list[int]:
     return ids
 
 
+def _prose(model: LoadedModel, n: int) -> torch.Tensor | None:
+    """The built-in prose as token ids from the pool (ids the embedding lacks dropped), or None if
+    fewer than ``n + 1`` remain."""
+    pool = set(model.pool.tolist())
+    ids = [i for i in _words(model, _PROSE) if i in pool]
+    return torch.tensor(ids) if len(ids) > n else None
+
+
 def _text(model: LoadedModel, g: torch.Generator, *, batch: int, seed: int) -> ProbeBatch:
     n = min(40, model.n_ctx - 2)
-    if model.tokenizer is None:
+    ids = _prose(model, n) if model.tokenizer is not None else None
+    if ids is None:
         body = _draw(_pool(model, "text"), g, batch, n)
     else:
-        ids = torch.tensor(_words(model, _PROSE))
         starts = torch.randint(0, len(ids) - n, (batch,), generator=g)
         body = torch.stack([ids[s : s + n] for s in starts.tolist()])
     tokens = torch.cat([_prefix(model, batch), body, _suffix(model, batch)], dim=1)

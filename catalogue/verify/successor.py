@@ -86,7 +86,8 @@ def _sequences(model: LoadedModel) -> list[list[int]]:
         raise NotApplicable(f"{model.name} has no tokenizer, so no ordinal words")
     if model.ov is None:
         raise NotApplicable(f"{model.name} has no LM head: the weight checks read the unembedding")
-    seqs = ordinal_token_ids(model.tokenizer)
+    pool = set(model.pool.tolist())
+    seqs = [q for q in ordinal_token_ids(model.tokenizer) if all(i in pool for i in q)]
     if not seqs:
         raise NotApplicable(f"{model.name}'s tokenizer splits every ordinal word")
     return seqs
