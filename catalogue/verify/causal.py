@@ -62,8 +62,9 @@ def repeat_loss(logits: torch.Tensor, probe: ProbeBatch) -> torch.Tensor:
 
 
 def _heads_by_layer(heads: Sequence[Location]) -> dict[int, list[int]]:
+    """Heads grouped by layer, layers in forward order (nnsight visits modules as the model runs them)."""
     out: dict[int, list[int]] = {}
-    for loc in heads:
+    for loc in sorted(heads, key=lambda loc: (loc.layer, loc.head)):
         out.setdefault(loc.layer, []).append(loc.head)
     return out
 

@@ -267,11 +267,15 @@ def _hf(
 
     n_emb = int(model.get_input_embeddings().weight.shape[0])
     vocab = int(getattr(config, "vocab_size", None) or n_emb)
-    ov = (
-        (lambda tokens=None: hf_ov_weights(model, attn_layers=arch.attn_layers, tokens=tokens))
-        if has_head and arch.causal
-        else None
-    )
+    full: list[OVWeights] = []  # the whole-vocabulary circuit, computed once per loaded model
+
+    def ov(tokens: torch.Tensor | None = None) -> OVWeights:
+        if tokens is not None:
+            return hf_ov_weights(model, attn_layers=arch.attn_layers, tokens=tokens)
+        if not full:
+            full.append(hf_ov_weights(model, attn_layers=arch.attn_layers))
+        return full[0]
+
     return LoadedModel(
         name=name,
         registry_id=registry_id,
@@ -286,7 +290,7 @@ def _hf(
         bos=tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id,
         eos=tokenizer.sep_token_id,
         delimiters=_delimiters(tokenizer),
-        ov=ov,
+        ov=ov if has_head and arch.causal else None,
         pool=token_pool(tokenizer, n_emb),
         attn_layers=arch.attn_layers,
         has_lm_head=has_head,

@@ -373,7 +373,7 @@ def reproduce(
 ) -> CheckResult:
     """Re-run the check of a ``reproduced`` record on its model (``model``: already loaded)."""
     loaded = model if model is not None else load_model(record.model, cache=cache)
-    return scan(loaded, [record.check], batch=batch, seeds=seeds).results[record.check]
+    return scan(loaded, [record.check], batch=batch, seeds=seeds, extras=False).results[record.check]
 
 
 def reproduced_record(result: CheckResult, model: LoadedModel) -> Reproduced:
