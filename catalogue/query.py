@@ -18,7 +18,10 @@ from catalogue.headmap import HeadMap, build
 from catalogue.index import Index
 from catalogue.vocab import (
     METHODS,
+    SOURCE_KINDS,
     STAGES,
+    STANDINGS,
+    STATUSES,
     location_problem,
     normalize_name,
     parse_location,
@@ -36,9 +39,12 @@ __all__ = [
     "list_rows",
     "model_map",
     "models",
+    "models_to_check",
     "parse_head_ref",
+    "head_scores",
     "references",
     "resolve_model",
+    "score_tables",
     "search",
     "show",
     "stats",
@@ -60,6 +66,10 @@ class Filters:
     paper: str | None = None
     year: int | None = None
     in_survey: bool | None = None
+    #: a claim's measured status: confirmed, below-threshold, contradicted, or unchecked (located, no verdict)
+    status: str | None = None
+    source_kind: str | None = None  # some evidence record has this source kind
+    standing: str | None = None  # established, single-source or contested
 
 
 def _json(value: object) -> Any:
@@ -119,15 +129,18 @@ def resolve_model(value: str, index: Index) -> Record:
 
 
 def list_heads(index: Index, f: Filters = Filters()) -> list[Record]:
-    """Head types matching every given filter, sorted by stage order then id."""
-    return [_json(r[0]) for r in index.raw(*_list_sql(index, f, "h.data"))]
+    """Head types matching every given filter, sorted by stage order then id. With a ``status`` filter each
+    head type keeps only its evidence records (claims) of that status."""
+    heads = [_json(r[0]) for r in index.raw(*_list_sql(index, f, "h.data"))]
+    return claims(heads, f.status) if f.status is not None else heads
 
 
-_ROW_COLUMNS = ("id", "name", "stages", "in_survey", "evidence", "models", "years", "summary")
+_ROW_COLUMNS = ("id", "name", "stages", "in_survey", "standing", "evidence", "models", "years", "summary")
 
 
 def list_rows(index: Index, f: Filters = Filters()) -> list[Record]:
-    """Like :func:`list_heads`, as flat records (id, name, stages, in_survey, evidence, models, years, summary)."""
+    """Like :func:`list_heads`, as flat records (id, name, stages, in_survey, standing, evidence, models, years,
+    summary)."""
     sql, params = _list_sql(index, f, ", ".join(f"h.{c}" for c in _ROW_COLUMNS))
     return [{**dict(zip(_ROW_COLUMNS, r, strict=True)), "in_survey": bool(r[3])} for r in index.raw(sql, params)]
 
@@ -150,11 +163,19 @@ def _list_sql(index: Index, f: Filters, columns: str) -> tuple[str, dict[str, ob
     if f.year is not None:
         ev.append("e.year = :year")
         params["year"] = f.year
+    if f.status is not None:
+        ev.append(_status_sql(f.status))
+    if f.source_kind:
+        ev.append("e.source_kind = :source_kind")
+        params["source_kind"] = _check_choice(f.source_kind, SOURCE_KINDS, "--source-kind")
     if ev:
         where.append("h.id IN (SELECT e.head_id FROM evidence e WHERE " + " AND ".join(ev) + ")")
     if f.in_survey is not None:
         where.append("h.in_survey = :survey")
         params["survey"] = int(f.in_survey)
+    if f.standing:
+        where.append("h.standing = :standing")
+        params["standing"] = _check_choice(f.standing, STANDINGS, "--standing")
     order = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(STAGES))
     sql = (
         f"SELECT {columns} FROM head h WHERE "
@@ -162,6 +183,30 @@ def _list_sql(index: Index, f: Filters, columns: str) -> tuple[str, dict[str, ob
         + f" ORDER BY (SELECT MIN(CASE st.stage {order} END) FROM stage st WHERE st.head_id = h.id), h.id"
     )
     return sql, params
+
+
+def _status_sql(status: str) -> str:
+    value = _check_choice(status, STATUSES, "--status")
+    return "e.located AND e.verdict IS NULL" if value == "unchecked" else f"e.verdict = '{value}'"
+
+
+def evidence_status(e: Record) -> str | None:
+    """A claim's status: its checked verdict, ``unchecked`` for located evidence without one, else None."""
+    checked = e.get("checked")
+    if checked:
+        return str(checked["verdict"])
+    return "unchecked" if e.get("locations") else None
+
+
+def claims(heads: list[Record], status: str) -> list[Record]:
+    """These head types with only their evidence records of this status (``heads list --status``)."""
+    value = _check_choice(status, STATUSES, "--status")
+    out = []
+    for h in heads:
+        kept = [e for e in h["evidence"] if evidence_status(e) == value]
+        if kept:
+            out.append({**h, "evidence": kept})
+    return out
 
 
 def all_heads(index: Index) -> list[Record]:
@@ -210,10 +255,14 @@ def parse_head_ref(text: str) -> tuple[int, int]:
         raise UsageError(str(exc)) from None
 
 
-def where(index: Index, model: str, head: str) -> tuple[Record, tuple[int, int], list[tuple[Record, list[Record]]]]:
-    """Every head type recorded at this head of this model, with the evidence records that place it there.
+def where(
+    index: Index, model: str, head: str
+) -> tuple[Record, tuple[int, int], list[tuple[Record, list[Record]]], list[Record]]:
+    """Every head type recorded at this head of this model, with the evidence records that place it there,
+    and the head's score and rank in every per-head score table of this model.
 
-    Returns the model, ``(layer, head)`` and ``[(head type, [evidence, ...]), ...]`` sorted by head-type id."""
+    Returns the model, ``(layer, head)``, ``[(head type, [evidence, ...]), ...]`` sorted by head-type id, and
+    the scores (:func:`head_scores`)."""
     m = resolve_model(model, index)
     layer, h = parse_head_ref(head)
     why = location_problem(layer, h, m["id"], m.get("layers"), m.get("heads"))
@@ -231,7 +280,41 @@ def where(index: Index, model: str, head: str) -> tuple[Record, tuple[int, int],
             found[hid] = (_json(data), [])
         record, evidence = found[hid]
         evidence.append(record["evidence"][int(k)])
-    return m, (layer, h), list(found.values())
+    return m, (layer, h), list(found.values()), head_scores(index, m, layer, h)
+
+
+def head_scores(index: Index, model: Record, layer: int, head: int) -> list[Record]:
+    """This head's row in every score table of ``model``: ``{table, cite, score_name, score, rank, rows, head_unit}``,
+    sorted by table path. Rank 1 is the table's highest score. A ``kv_head`` table is read at the key/value
+    head that serves this query head (``head // (heads / kv_heads)``)."""
+    group = model["heads"] // model["kv_heads"] if model.get("heads") and model.get("kv_heads") else 1
+    rows = index.raw(
+        "SELECT t.path, t.cite, t.name, s.score, s.rank, t.rows, t.head_unit FROM score_table t "
+        "JOIN score s ON s.table_path = t.path WHERE t.model = :model AND s.layer = :layer AND s.head = "
+        "CASE t.head_unit WHEN 'kv_head' THEN :kv ELSE :head END ORDER BY t.path",
+        {"model": model["id"], "layer": layer, "head": head, "kv": head // group},
+    )
+    keys = ("table", "cite", "score_name", "score", "rank", "rows", "head_unit")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def score_tables(index: Index, model: str) -> list[Record]:
+    """The score tables of this model (any id or Hugging Face id), each with its rows: ``{path, cite, name,
+    head_unit, low, high, definition, selection_rule, source, scores: {(layer, head): score}}``, sorted by path."""
+    m = resolve_model(model, index)
+    out = []
+    for path, cite_key, name, unit, low, high, data in index.raw(
+        "SELECT path, cite, name, head_unit, low, high, data FROM score_table WHERE model = ? ORDER BY path", (m["id"],)
+    ):
+        scores = {
+            (int(la), int(he)): float(sc)
+            for la, he, sc in index.raw("SELECT layer, head, score FROM score WHERE table_path = ?", (path,))
+        }
+        out.append(
+            {"path": path, "cite": cite_key, "name": name, "head_unit": unit, "low": low, "high": high, **_json(data)}
+            | {"scores": scores}
+        )
+    return out
 
 
 def model_map(index: Index, model: str) -> tuple[Record, HeadMap]:
@@ -253,6 +336,28 @@ def model_map(index: Index, model: str) -> tuple[Record, HeadMap]:
 
 def models(index: Index) -> list[Record]:
     return [_json(r[0]) for r in index.raw("SELECT data FROM model ORDER BY id")]
+
+
+def models_to_check(index: Index, *, max_parameters: float) -> list[Record]:
+    """Hub models whose claims ``heads verify --claims --model M`` can measure on a CPU runner, sorted by id.
+
+    A registry model qualifies when it is on the Hugging Face Hub (``hf_id``), its parameter count is
+    recorded and at most ``max_parameters``, and it carries a claim: an evidence record with ``locations``
+    on a head type that has a ``check`` (the rule :func:`catalogue.claims.claims_on` applies). A model
+    whose size is not recorded is left out, never guessed. The scheduled workflow
+    (.github/workflows/check-claims.yml) reads this list through ``heads models --claims``.
+
+    Raises :class:`UsageError` when ``max_parameters`` is not a positive number."""
+    if not max_parameters > 0:
+        raise UsageError(f"--max-parameters {max_parameters!r} must be a positive number of parameters, e.g. 1.5e9")
+    rows = index.raw(
+        "SELECT m.data FROM model m WHERE m.hf_id IS NOT NULL "
+        "AND json_extract(m.data, '$.parameters') IS NOT NULL AND json_extract(m.data, '$.parameters') <= ? "
+        "AND EXISTS (SELECT 1 FROM evidence e JOIN head h ON h.id = e.head_id "
+        "WHERE e.model = m.id AND e.located AND json_extract(h.data, '$.check') IS NOT NULL) ORDER BY m.id",
+        (max_parameters,),
+    )
+    return [_json(r[0]) for r in rows]
 
 
 def references(index: Index) -> list[Record]:
@@ -294,6 +399,10 @@ class Stats:
     by_method: Counter[str]
     by_model: Counter[str]
     by_year: Counter[str]
+    by_source_kind: Counter[str]
+    by_standing: Counter[str]
+    scores: int
+    score_tables: int
 
     def as_dict(self) -> dict[str, object]:
         """The figures as one mapping, in print order (counters most common first, years in order)."""
@@ -308,6 +417,10 @@ class Stats:
             "by_method": dict(self.by_method.most_common()),
             "by_model": dict(self.by_model.most_common()),
             "works_by_year": dict(sorted(self.by_year.items())),
+            "evidence_by_source_kind": dict(self.by_source_kind.most_common()),
+            "head_types_by_standing": dict(self.by_standing.most_common()),
+            "per_head_scores": self.scores,
+            "score_tables": self.score_tables,
         }
 
 
@@ -329,4 +442,8 @@ def stats(index: Index) -> Stats:
         by_method=counter("SELECT method, COUNT(*) FROM evidence GROUP BY method"),
         by_model=counter("SELECT model, COUNT(*) FROM evidence WHERE model IS NOT NULL GROUP BY model"),
         by_year=counter("SELECT year, COUNT(DISTINCT cite) FROM evidence GROUP BY year"),
+        by_source_kind=counter("SELECT source_kind, COUNT(*) FROM evidence GROUP BY source_kind"),
+        by_standing=counter("SELECT standing, COUNT(*) FROM head GROUP BY standing"),
+        scores=count("SELECT COUNT(*) FROM score"),
+        score_tables=count("SELECT COUNT(*) FROM score_table"),
     )

@@ -8,20 +8,26 @@ vocabularies are ``Literal`` types; their runtime lists are derived from the typ
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
+from datetime import date as date_type
 from typing import Annotated, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
+from catalogue.scores import ScoreTable
 from catalogue.vocab import (
     CHECKS,
+    CONTESTING_STANCES,
     MAX_INDEX,
     METHODS,
     PLACED_BY,
@@ -34,11 +40,16 @@ from catalogue.vocab import (
     MethodId,
     PlacedBy,
     RelationKind,
+    SourceKind,
     StageId,
+    Stance,
     SubcategoryId,
+    Verdict,
     format_location,
     normalize_name,
     parse_location,
+    record_verdict,
+    standing,
     suggest,
 )
 
@@ -58,6 +69,8 @@ __all__ = [
     "MethodId",
     "MethodInfo",
     "ModelInfo",
+    "Person",
+    "Reference",
     "Related",
     "Reproduced",
     "StageId",
@@ -77,10 +90,97 @@ HEAD_ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 MODEL_ID_PATTERN = r"^[a-z0-9]+([.-][a-z0-9]+)*$"
 #: A BibTeX key: letters, digits and ``_:-.+``.
 CITE_KEY_PATTERN = r"^[A-Za-z0-9_:.+-]+$"
+#: An arXiv id as stored: new style ``2211.00593`` or old style ``hep-th/9901001`` (no ``arXiv:``, no version).
+ARXIV_ID_PATTERN = r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})$"
+#: A per-head score table as an evidence record names it: ``data/scores/<cite>/<model>[.<score>].csv``.
+SCORES_PATH_PATTERN = r"^data/scores/[A-Za-z0-9_:.+-]+/[a-z0-9][a-z0-9.-]*\.csv$"
+#: A DOI as stored: ``10.<registrant>/<suffix>`` (no ``https://doi.org/``, no ``doi:``).
+DOI_PATTERN = r"^10\.\d{4,9}/\S+$"
 
-HeadId = Annotated[str, StringConstraints(pattern=HEAD_ID_PATTERN, max_length=80)]
-ModelId = Annotated[str, StringConstraints(pattern=MODEL_ID_PATTERN, max_length=80)]
-CiteKey = Annotated[str, StringConstraints(pattern=CITE_KEY_PATTERN, max_length=120)]
+
+def _matches(pattern: str, max_length: int, expected: str) -> Callable[[str], str]:
+    """A check of a string against ``pattern`` whose error says what is expected, never the regex."""
+    rx = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if len(value) > max_length:
+            raise ValueError(f"{value[:40]!r}... is {len(value)} characters long: {expected}, at most {max_length}")
+        if not rx.match(value):
+            raise ValueError(f"{value!r} is not valid: {expected}")
+        return value
+
+    return check
+
+
+def _id_schema(pattern: str, max_length: int) -> WithJsonSchema:
+    """The pattern stays in the JSON Schema, where editors use it."""
+    return WithJsonSchema({"type": "string", "pattern": pattern, "maxLength": max_length})
+
+
+HeadId = Annotated[
+    str,
+    AfterValidator(_matches(HEAD_ID_PATTERN, 80, "write lowercase words joined by hyphens, e.g. induction-head")),
+    _id_schema(HEAD_ID_PATTERN, 80),
+]
+ModelId = Annotated[
+    str,
+    AfterValidator(
+        _matches(
+            MODEL_ID_PATTERN,
+            80,
+            "write lowercase letters and digits joined by '.' or '-', e.g. gpt2-small or llama-3.1-8b",
+        )
+    ),
+    _id_schema(MODEL_ID_PATTERN, 80),
+]
+CiteKey = Annotated[
+    str,
+    AfterValidator(
+        _matches(
+            CITE_KEY_PATTERN, 120, "a BibTeX key holds letters, digits and _:.+- only, e.g. wang2022interpretability"
+        )
+    ),
+    _id_schema(CITE_KEY_PATTERN, 120),
+]
+_ARXIV_ID_RE = re.compile(ARXIV_ID_PATTERN)
+_ARXIV_PREFIX_VERSION = re.compile(r"^(?:arxiv:)?(.*?)(?:v\d+)?$", re.IGNORECASE)
+_DOI_RE = re.compile(DOI_PATTERN)
+_DOI_PREFIX = re.compile(r"^(?:doi:|https?://(?:dx\.)?doi\.org/)", re.IGNORECASE)
+
+
+def _arxiv_id(value: str) -> str:
+    """``arXiv:2404.15574v2`` -> ``2404.15574``; anything that is not an arXiv id is an error."""
+    m = _ARXIV_PREFIX_VERSION.match(value.strip())
+    core = m.group(1) if m else value
+    if not _ARXIV_ID_RE.match(core):
+        raise ValueError(
+            f"{value!r} is not an arXiv id: write one like 2211.00593 (arXiv:2211.00593v2 is accepted too) "
+            "or hep-th/9901001; for another archive set eprinttype (e.g. eprinttype = {pubmed})"
+        )
+    return core
+
+
+def _doi(value: str) -> str:
+    """``https://doi.org/10.1/x`` and ``doi:10.1/x`` -> ``10.1/x``; anything that is not a DOI is an error."""
+    core = _DOI_PREFIX.sub("", value.strip())
+    if not _DOI_RE.match(core):
+        raise ValueError(f"{value!r} is not a DOI: write one like 10.1016/j.patter.2025.101176")
+    return core
+
+
+ScoresPath = Annotated[
+    str,
+    AfterValidator(
+        _matches(
+            SCORES_PATH_PATTERN,
+            300,
+            "write the table's path from the repository root, e.g. data/scores/wu2024retrieval/llama-2-7b-80k.csv",
+        )
+    ),
+    _id_schema(SCORES_PATH_PATTERN, 300),
+]
+ArxivId = Annotated[str, AfterValidator(_arxiv_id), WithJsonSchema({"type": "string", "pattern": ARXIV_ID_PATTERN})]
+Doi = Annotated[str, AfterValidator(_doi), WithJsonSchema({"type": "string", "pattern": DOI_PATTERN})]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 
@@ -142,6 +242,53 @@ class Reproduced(_Strict):
         return [_location(x) for x in v] if isinstance(v, list) else v
 
 
+class HeadCheck(_Strict):
+    """One claimed head as a check measured it."""
+
+    head: Location
+    score: float = Field(description="the check's score of this head (mean over the probe seeds)")
+    spread: float | None = Field(default=None, ge=0, description="standard deviation over the probe seeds")
+    rank: int = Field(ge=1, description="rank of the score among all heads of the model, 1 = highest")
+    of: int = Field(ge=1, description="number of heads ranked")
+    baseline: float = Field(description="chance baseline of the same check on the same probe")
+    threshold: float
+    verdict: Verdict
+
+    @field_validator("head", mode="before")
+    @classmethod
+    def _head(cls, v: object) -> object:
+        return _location(v)
+
+
+class Checked(_Strict):
+    """A measurement of a claim by the catalogue's own check (``heads verify --claims --record``).
+
+    Written by the tool, never by hand: the check and its definition's version, the exact model, the probes
+    and seeds, the library versions, and for each claimed head its score, rank, chance baseline, threshold
+    and verdict. ``verdict`` is the worst verdict of the heads."""
+
+    check: CheckId
+    definition: ShortText = Field(
+        description="the check's definition and its version, e.g. catalogue.verify.induction v2"
+    )
+    model: ShortText = Field(description="hub id@revision, or package==version, of the weights measured")
+    probes: ShortText = Field(description="the probe set")
+    seeds: list[int] = Field(min_length=1)
+    libraries: dict[str, str] = Field(description="versions of the catalogue and of the libraries that ran the check")
+    date: date_type
+    heads: list[HeadCheck] = Field(min_length=1)
+    verdict: Verdict
+
+    @model_validator(mode="after")
+    def _verdict_is_the_worst(self) -> Checked:
+        expected = record_verdict([h.verdict for h in self.heads])
+        if self.verdict != expected:
+            raise ValueError(
+                f"verdict {self.verdict!r} does not follow from the heads' verdicts: expected {expected!r}"
+            )
+        return self
+
+
 class Evidence(_Strict):
     """One work's claim about a head type in one model."""
 
@@ -157,8 +304,22 @@ class Evidence(_Strict):
     metric: ShortText | None = None
     value: float | None = None
     source: Text = Field(description="where in the work these facts were read: section, table, figure or file")
+    source_kind: SourceKind = Field(
+        description="what `source` is: body (text, table, figure, appendix), code, data (a released file), "
+        "abstract (only the abstract) or third-party (someone else's summary)"
+    )
+    stance: Stance = Field(
+        default="support",
+        description="what this record does to the head type's claim: support, qualify, contradict, fail-to-replicate",
+    )
+    scores: ScoresPath | None = Field(
+        default=None,
+        description="the authors' whole per-head score table under data/scores/ (its .yaml names the same cite "
+        "and model); locations are the heads the authors select",
+    )
     note: Text | None = None
     reproduced: Reproduced | None = None
+    checked: Checked | None = Field(default=None, description="the catalogue's own measurement of this claim")
 
     @field_validator("locations", mode="before")
     @classmethod
@@ -181,6 +342,8 @@ class Evidence(_Strict):
             raise ValueError("a value needs its metric: add `metric:` naming what the value measures")
         if self.locations and self.model is None:
             raise ValueError("locations need a model: add `model:` with a model registry id")
+        if self.scores is not None and self.model is None:
+            raise ValueError("a score table needs a model: add `model:` with the table's model id")
         return self
 
 
@@ -252,6 +415,11 @@ class ModelInfo(_Strict):
     heads: int | None = Field(default=None, ge=1, le=1000, description="query heads per layer")
     kv_heads: int | None = Field(default=None, ge=1, le=1000)
     parameters: int | None = Field(default=None, ge=1)
+    neuronpedia_id: ModelId | None = Field(
+        default=None,
+        description="the model's id on Neuronpedia (neuronpedia.org/<id>/head/<layer>/<head>), where it publishes "
+        "per-head attention metrics; only where read, saying where in `source`",
+    )
     source: Text | None = Field(default=None, description="where the dimensions were read")
     note: Text | None = None
 
@@ -259,6 +427,8 @@ class ModelInfo(_Strict):
     def _dims_need_source(self) -> ModelInfo:
         if (self.layers is not None or self.heads is not None) and self.source is None:
             raise ValueError("dimensions need a `source:` saying where they were read")
+        if self.neuronpedia_id is not None and (self.source is None or "neuronpedia" not in self.source.lower()):
+            raise ValueError("a neuronpedia_id needs its source: say in `source:` where the Neuronpedia id was read")
         return self
 
 
@@ -329,36 +499,56 @@ class Taxonomy(_Strict):
 
 # --------------------------------------------------------------------------- references
 
-ARXIV_ID_PATTERN = r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})$"
-DOI_PATTERN = r"^10\.\d{4,9}/\S+$"
+
+class Person(_Strict):
+    """A name split the way BibTeX splits it (First von Last, Jr), TeX decoded to Unicode.
+
+    A corporate author written in braces (``{OpenAI}``) has only a ``last`` part."""
+
+    first: ShortText | None = None
+    von: ShortText | None = None
+    last: ShortText
+    jr: ShortText | None = None
+
+    @property
+    def surname(self) -> str:
+        """What a label cites: the von and last parts (``van der Berg``)."""
+        return " ".join(p for p in (self.von, self.last) if p)
+
+    def __str__(self) -> str:
+        """The name as read: ``Ludwig van Beethoven``, ``Martin Luther King, Jr.``."""
+        name = " ".join(p for p in (self.first, self.von, self.last) if p)
+        return f"{name}, {self.jr}" if self.jr else name
 
 
 class Reference(_Strict):
-    """A cited work, read from data/references.bib."""
+    """A cited work, read from data/references.bib, its text decoded from TeX to Unicode."""
 
     key: CiteKey
     entry_type: ShortText
     title: Text
-    authors: list[ShortText] = Field(min_length=1)
+    authors: list[Person] = Field(min_length=1)
+    others: bool = Field(default=False, description="the author list ends in `and others`")
     year: int = Field(ge=1900, le=2100)
     venue: ShortText | None = None
-    eprint: Annotated[str, StringConstraints(pattern=ARXIV_ID_PATTERN)] | None = None
-    doi: Annotated[str, StringConstraints(pattern=DOI_PATTERN)] | None = None
+    eprint: ArxivId | None = None
+    doi: Doi | None = None
     url: ShortText | None = None
-    bibtex: Text = Field(description="the entry as written in references.bib")
+    bibtex: Text = Field(description="the entry, self-contained: @string macros, # and crossref resolved")
 
     @property
     def first_author(self) -> str:
-        return self.authors[0].split(",")[0].strip()
+        return self.authors[0].surname
 
     @property
     def short(self) -> str:
         """``Wang et al., 2022`` style label."""
-        tail = (
-            " et al."
-            if len(self.authors) > 2
-            else (f" & {self.authors[1].split(',')[0].strip()}" if len(self.authors) == 2 else "")
-        )
+        if len(self.authors) > 2 or self.others:
+            tail = " et al."
+        elif len(self.authors) == 2:
+            tail = f" & {self.authors[1].surname}"
+        else:
+            tail = ""
         return f"{self.first_author}{tail}, {self.year}"
 
 
@@ -378,12 +568,14 @@ class Catalogue:
         models: list[ModelInfo],
         taxonomy: Taxonomy,
         references: dict[str, Reference],
+        scores: Iterable[ScoreTable] = (),
         digest: str = "",
     ) -> None:
         self.heads: dict[str, HeadType] = {h.id: h for h in heads}
         self.models: dict[str, ModelInfo] = {m.id: m for m in models}
         self.taxonomy = taxonomy
         self.references = references
+        self.scores: dict[str, ScoreTable] = {t.path: t for t in scores}
         self.digest = digest
         self._names: dict[str, str] = {}
         for h in heads:
@@ -402,6 +594,20 @@ class Catalogue:
     def model(self, name: str) -> ModelInfo:
         """The registry model with this id or Hugging Face id (any case)."""
         return find_model(self.models.values(), name)
+
+    def standing(self, head: HeadType) -> str:
+        """The head type's standing (:func:`catalogue.vocab.standing`), authors compared by full name.
+
+        Two kinds of record never count towards ``established``: the catalogue's own verification runs
+        (:data:`CATALOGUE_CITE`: they show a check works, on models we chose, not that the literature's claim
+        holds) and ``third-party`` records (a summary is a lead, not a work). Either can still contest."""
+        authors = {k: frozenset(str(p) for p in r.authors) for k, r in self.references.items()}
+        records = [
+            (e.cite, e.method, e.stance)
+            for e in head.evidence
+            if e.stance in CONTESTING_STANCES or (e.cite != CATALOGUE_CITE and e.source_kind != "third-party")
+        ]
+        return standing(records, authors)
 
     def cited_keys(self) -> set[str]:
         keys = {e.cite for h in self.heads.values() for e in h.evidence}

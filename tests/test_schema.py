@@ -21,7 +21,7 @@ def test_valid_head_validates() -> None:
 @pytest.mark.parametrize(
     ("overrides", "fragment"),
     [
-        ({"id": "Induction Head"}, "String should match pattern"),
+        ({"id": "Induction Head"}, "e.g. induction-head"),
         ({"stages": []}, "at least 1 item"),
         ({"evidence": []}, "at least 1 item"),
         ({"colour": "red"}, "Extra inputs are not permitted"),
@@ -57,7 +57,7 @@ def _evidence(**overrides: Any) -> dict[str, Any]:
         ({"locations": ["L-1H3"]}, "not a head location"),
         ({"value": 0.5}, "needs its metric"),
         ({"model": None}, "locations need a model"),
-        ({"cite": "bad key!"}, "String should match pattern"),
+        ({"cite": "bad key!"}, "e.g. wang2022interpretability"),
     ],
 )
 def test_evidence_rejects(overrides: dict[str, Any], fragment: str) -> None:
@@ -80,3 +80,17 @@ def test_vocabularies_are_derived_from_types() -> None:
 @pytest.mark.parametrize("name", ["Induction Heads", "induction_head", " INDUCTION-HEAD ", "induction"])
 def test_normalize_name_folds_variants(name: str) -> None:
     assert normalize_name(name) == "induction"
+
+
+def test_a_neuronpedia_id_needs_its_source() -> None:
+    from catalogue.schema import ModelInfo
+    from catalogue.vocab import neuronpedia_head_url
+    from tests.helpers import MODELS
+
+    m = ModelInfo.model_validate({**MODELS[0], "neuronpedia_id": "gpt2-small", "source": "x; neuronpedia_id: y"})
+    assert m.neuronpedia_id is not None
+    assert neuronpedia_head_url(m.neuronpedia_id, 9, 1) == "https://www.neuronpedia.org/gpt2-small/head/9/1"
+    with pytest.raises(ValidationError, match="neuronpedia_id needs its source"):
+        ModelInfo.model_validate({**MODELS[0], "neuronpedia_id": "gpt2-small"})
+    with pytest.raises(ValidationError, match="not valid"):
+        ModelInfo.model_validate({**MODELS[0], "neuronpedia_id": "GPT2 small", "source": "neuronpedia"})

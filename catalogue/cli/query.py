@@ -47,13 +47,30 @@ def list_(
     in_survey: Annotated[
         Optional[bool], typer.Option("--in-survey/--not-in-survey", help="Only types the survey names (or does not).")
     ] = None,
+    status: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Claims measured by the catalogue's checks: confirmed, below-threshold, contradicted or unchecked "
+            "(JSON and YAML then hold only those evidence records)."
+        ),
+    ] = None,
+    source_kind: Annotated[
+        Optional[str],
+        typer.Option(help="Only types with evidence of this source kind: body, code, data, abstract, third-party."),
+    ] = None,
+    standing: Annotated[
+        Optional[str], typer.Option(help="Only types of this standing: established, single-source, contested.")
+    ] = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.table,
 ) -> None:
-    """List head types, filtered by stage, method, model, paper, year or survey membership."""
+    """List head types, filtered by stage, method, model, paper, year, survey membership, claim status, source kind
+    or standing."""
     from catalogue import formats, query
 
     index = state.index()
-    filters = query.Filters(stage, method, model, paper, year, in_survey)
+    filters = query.Filters(
+        stage, method, model, paper, year, in_survey, status=status, source_kind=source_kind, standing=standing
+    )
     if format in (ListFormat.json, ListFormat.yaml):  # complete records
         typer.echo(formats.render_rows([], format.value, full=query.list_heads(index, filters)))
         return
@@ -63,7 +80,9 @@ def list_(
         return
     if format is ListFormat.table:
         rows = [{**r, "years": formats.year_span(str(r["years"]))} for r in rows]
-        typer.echo(formats.render_rows(rows, "table", columns=["id", "stages", "evidence", "years", "summary"]))
+        typer.echo(
+            formats.render_rows(rows, "table", columns=["id", "stages", "standing", "evidence", "years", "summary"])
+        )
     else:
         typer.echo(formats.render_rows(rows, format.value))
 
@@ -107,15 +126,16 @@ def where(
     head: Annotated[str, typer.Argument(help="The head: L9H9, 9.9 or 9:9 (0-indexed layer and head).")],
     format: Annotated[ShowFormat, typer.Option("--format", "-f", help="Output format.")] = ShowFormat.text,
 ) -> None:
-    """Every head type recorded at one head of a model, with its evidence."""
+    """Every head type recorded at one head of a model, with its evidence, and the head's score and rank in
+    every per-head score table of the model."""
     from catalogue import formats, query
 
     index = state.index()
-    m, loc, found = query.where(index, model, head)
+    m, loc, found, scores = query.where(index, model, head)
     if format is ShowFormat.text:
-        typer.echo(formats.where_text(m, loc, found, query.reference_labels(index)))
+        typer.echo(formats.where_text(m, loc, found, query.reference_labels(index), scores))
     else:
-        typer.echo(formats.render_rows([], format.value, full=formats.where_json(m, loc, found)))
+        typer.echo(formats.render_rows([], format.value, full=formats.where_json(m, loc, found, scores)))
 
 
 @app.command("model", rich_help_panel=PANEL)
@@ -127,12 +147,35 @@ def model_(model: Annotated[str, typer.Argument(help="Model registry id or Huggi
     typer.echo(formats.model_text(m, head_map))
 
 
+class ModelsFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
 @app.command("models", rich_help_panel=PANEL)
-def models_() -> None:
+def models_(
+    claims: Annotated[
+        bool,
+        typer.Option(
+            "--claims",
+            help="Only Hugging Face models with claims a check can measure and a recorded size up to "
+            "--max-parameters (the list the check-claims workflow runs).",
+        ),
+    ] = False,
+    max_parameters: Annotated[
+        float, typer.Option(help="With --claims: the largest parameter count to include.", min=1)
+    ] = 1.5e9,
+    format: Annotated[ModelsFormat, typer.Option("--format", "-f", help="Output format.")] = ModelsFormat.table,
+) -> None:
     """The model registry: ids, Hugging Face ids and dimensions."""
     from catalogue import formats, query
 
-    typer.echo(formats.models_table(query.models(state.index())))
+    index = state.index()
+    found = query.models_to_check(index, max_parameters=max_parameters) if claims else query.models(index)
+    if format is ModelsFormat.json:
+        typer.echo(formats.render_rows([], "json", full=found))
+    else:
+        typer.echo(formats.models_table(found))
 
 
 @app.command(rich_help_panel=PANEL)

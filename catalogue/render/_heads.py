@@ -9,20 +9,22 @@ from catalogue.render._markup import (
     _ext_link,
     _fence,
     _link,
-    _locations,
     _num,
     _paras,
     _stage_order,
     _table,
     check_module,
+    checked_cell,
     esc,
     head_path,
+    heads_cell,
     model_path,
     paper_path,
     stage_path,
     url,
 )
 from catalogue.schema import STAGES, HeadType, StageInfo
+from catalogue.vocab import STANDING_RULE, VERDICTS
 
 
 def _home(ctx: _Ctx, intro: str) -> str:
@@ -74,9 +76,16 @@ def _heads_table(ctx: _Ctx, page: str, heads: list[HeadType]) -> str:
     if not heads:
         return "_No head type is recorded here yet._"
     rows = [
-        [_link(h.name, page, head_path(h.id)), ctx.stage_badges(h), str(len(h.evidence)), esc(h.summary)] for h in heads
+        [
+            _link(h.name, page, head_path(h.id)),
+            ctx.stage_badges(h),
+            esc(ctx.cat.standing(h)),
+            str(len(h.evidence)),
+            esc(h.summary),
+        ]
+        for h in heads
     ]
-    return _table(["Head type", "Stages", "Evidence", "Summary"], rows)
+    return _table(["Head type", "Stages", "Standing", "Evidence", "Summary"], rows)
 
 
 def _stage(ctx: _Ctx, s: StageInfo) -> str:
@@ -120,14 +129,32 @@ def _evidence_rows(ctx: _Ctx, page: str, h: HeadType) -> list[list[str]]:
                 _link(e.model, page, model_path(e.model))
                 if e.model and e.model in ctx.cat.models
                 else esc(e.model or "—"),
-                _locations(e) or "—",
+                heads_cell(e, ctx.cat.models),
                 _link(method.name, page, "methods.md", e.method) if method else esc(e.method),
                 esc(e.task or ""),
                 score,
-                esc(e.source),
+                checked_cell(e),
+                esc(e.source_kind) + ("" if e.stance == "support" else f" ({esc(e.stance)})"),
+                esc(e.source) + (f" · scores: {_code(e.scores)}" if e.scores else ""),
             ]
         )
     return rows
+
+
+def _checked_summary(h: HeadType) -> list[str]:
+    """How many of the located claims the catalogue's own checks confirmed."""
+    located = [e for e in h.evidence if e.locations]
+    if not located or h.check is None:
+        return []
+    counts = {v: sum(1 for e in located if e.checked and e.checked.verdict == v) for v in VERDICTS}
+    unchecked = sum(1 for e in located if e.checked is None)
+    parts = [f"{counts['below-threshold']} below threshold", f"{counts['contradicted']} contradicted"]
+    parts.append(f"{unchecked} not yet measured")
+    return [
+        f"**Checked:** {counts['confirmed']} of {len(located)} located claims confirmed by the catalogue's "
+        f"`{esc(h.check)}` check ({', '.join(parts)}).",
+        "",
+    ]
 
 
 def _evidence_details(h: HeadType) -> list[str]:
@@ -150,6 +177,8 @@ def _head(ctx: _Ctx, h: HeadType) -> str:
     ]
     if h.aliases:
         lines += ["**Also called:** " + ", ".join(esc(a) for a in h.aliases), ""]
+    standing = ctx.cat.standing(h)
+    lines += [f"**Standing:** {esc(standing)} ({esc(STANDING_RULE[standing])})", ""]
     lines += [_paras(h.summary), ""]
     lines += ["## Place in the framework", ""]
     for p in sorted(h.stages, key=lambda p: STAGES.index(p.stage)):
@@ -169,8 +198,9 @@ def _head(ctx: _Ctx, h: HeadType) -> str:
     lines += [
         "## Evidence",
         "",
+        *_checked_summary(h),
         _table(
-            ["#", "Work", "Model", "Heads", "Method", "Task", "Score", "Where it was read"],
+            ["#", "Work", "Model", "Heads", "Method", "Task", "Score", "Checked", "Source kind", "Where it was read"],
             _evidence_rows(ctx, page, h),
         ),
         "",

@@ -11,15 +11,17 @@ from catalogue.render._markup import (
     _ext_link,
     _fence,
     _link,
-    _locations,
     _paras,
     _table,
+    checked_cell,
     esc,
     head_path,
+    heads_cell,
     model_path,
     paper_path,
     url,
 )
+from catalogue.render._scores import score_maps
 from catalogue.schema import ModelInfo, Reference
 from catalogue.vocab import format_location
 
@@ -115,24 +117,27 @@ def _model(ctx: _Ctx, m: ModelInfo) -> str:
         lines += ["_The model's dimensions are not recorded, so no map is drawn._", ""]
     else:
         lines += ["_No head of this model has a recorded location yet._", ""]
+    tables = [t for t in ctx.cat.scores.values() if t.model == m.id]
+    lines += score_maps(page, m, tables, {k: ctx.ref_label(k) for k in {t.cite for t in tables}})
     if found:
         rows = []
         for h, e in found:
             rows.append(
                 [
                     _link(h.name, page, head_path(h.id)),
-                    _locations(e) or "—",
+                    heads_cell(e, ctx.cat.models),
                     esc(e.method),
                     _link(ctx.ref_label(e.cite), page, paper_path(e.cite))
                     if e.cite in ctx.cat.references
                     else esc(e.cite),
+                    checked_cell(e),
                     esc(e.source),
                 ]
             )
         lines += [
             "## Evidence in this model",
             "",
-            _table(["Head type", "Heads", "Method", "Work", "Where it was read"], rows),
+            _table(["Head type", "Heads", "Method", "Work", "Checked", "Where it was read"], rows),
             "",
         ]
     return "\n".join(lines)
@@ -154,15 +159,14 @@ def _papers_index(ctx: _Ctx) -> str:
     return "\n".join(["# Papers", "", body])
 
 
-def _person(author: str) -> str:
-    """BibTeX's ``Last, First`` as ``First Last``."""
-    last, sep, first = author.partition(",")
-    return f"{first.strip()} {last.strip()}" if sep and first.strip() else author.strip()
-
-
 def _paper(ctx: _Ctx, r: Reference) -> str:
     page = paper_path(r.key)
-    lines = [f"# {esc(r.title)}", "", esc(", ".join(_person(a) for a in r.authors)) + f" ({r.year})", ""]
+    lines = [
+        f"# {esc(r.title)}",
+        "",
+        esc(", ".join(map(str, r.authors)) + (" et al." if r.others else "")) + f" ({r.year})",
+        "",
+    ]
     if r.venue:
         lines += [f"_{esc(r.venue)}_", ""]
     links = [f"Cite key: {_code(r.key)}"]
@@ -181,7 +185,7 @@ def _paper(ctx: _Ctx, r: Reference) -> str:
                 _link(e.model, page, model_path(e.model))
                 if e.model and e.model in ctx.cat.models
                 else esc(e.model or "—"),
-                _locations(e) or "—",
+                heads_cell(e, ctx.cat.models),
                 esc(e.method),
                 esc(e.source),
             ]

