@@ -55,6 +55,7 @@ def data(write_data: Any, monkeypatch: pytest.MonkeyPatch, toy_env: None) -> Pat
         "locations": ["L1H1", "L0H0"],
         "method": "scoring",
         "source": "test fixture",
+        "source_kind": "body",
     }
     induction = make_head()
     induction["evidence"] = [*induction["evidence"], claims]
