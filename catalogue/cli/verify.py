@@ -24,9 +24,20 @@ PANEL = "Verify against a model"
 INSTALL_HINT = "pip install 'attention-head-catalogue[verify]'"
 
 _MODEL_HELP = (
-    "Model: toy-induction, toy-retrieval, toy-parity, toy-random, all-minilm-l6-v2 (offline), "
-    "a registry id, a Hugging Face hub id or folder, or tl:NAME (TransformerLens)."
+    "Model: toy-induction, toy-retrieval, toy-parity, toy-random, all-minilm-l6-v2, smollm2-135m-instruct-q4-1 "
+    "(offline), a registry id, a Hugging Face hub id or folder, or tl:NAME (TransformerLens)."
 )
+_SEEDS = Annotated[str, typer.Option("--seeds", help="Probe seeds to average over, comma-separated.")]
+_DEVICE = Annotated[str, typer.Option("--device", help="torch device, e.g. cpu or cuda.")]
+_DTYPE = Annotated[
+    str | None, typer.Option("--dtype", help="float32, bfloat16 or float16 (default: bfloat16 above 1B parameters).")
+]
+_FORMAT = Annotated[
+    str,
+    typer.Option(
+        "--format", help="text, or json: per check the (n_layers, n_heads) scores, threshold, chance, passing heads."
+    ),
+]
 
 
 def _api() -> ModuleType:
@@ -60,22 +71,36 @@ def verify(
     model: Annotated[str, typer.Option("--model", "-m", help=_MODEL_HELP)],
     heads: Annotated[str | None, typer.Option("--heads", help="Only these heads, e.g. 1.2,L0H3 (0-indexed).")] = None,
     batch: Annotated[int, typer.Option(help="Probe sequences per forward pass.", min=1, max=1024)] = 16,
-    seed: Annotated[int, typer.Option(help="Probe seed.")] = 0,
+    seeds: _SEEDS = "0,1,2",
+    device: _DEVICE = "cpu",
+    dtype: _DTYPE = None,
+    fmt: _FORMAT = "text",
 ) -> None:
     """Run a head type's check on a model and test the catalogue's claims about it.
 
-    Prints per-head scores, the top heads, and each claimed location: confirmed or not
-    confirmed, with its score and the threshold.
+    Prints per-head scores (mean and spread over probe seeds), the chance baseline, the
+    threshold, the top heads, and each claimed location: confirmed or not confirmed.
     """
     api = _api()
     try:
         catalogue = _load()
-        result = api.verify(catalogue, head, model, heads=heads, cache=state.cache_dir, batch=batch, seed=seed)
+        result = api.verify(
+            catalogue,
+            head,
+            model,
+            heads=heads,
+            cache=state.cache_dir,
+            batch=batch,
+            seeds=api.parse_seeds(seeds),
+            device=device,
+            dtype=dtype,
+        )
+        text = api.render(result, fmt)
     except CatalogueError as exc:
         _catalogue_failed(exc)
     except UsageError as exc:
         fail(str(exc))
-    typer.echo(api.verify_report(result))
+    typer.echo(text)
 
 
 @app.command(rich_help_panel=PANEL)
@@ -91,12 +116,15 @@ def scan(
     ] = None,
     details: Annotated[bool, typer.Option("--details", help="Print every check's score table.")] = False,
     batch: Annotated[int, typer.Option(help="Probe sequences per forward pass.", min=1, max=1024)] = 16,
-    seed: Annotated[int, typer.Option(help="Probe seed.")] = 0,
+    seeds: _SEEDS = "0,1,2",
+    device: _DEVICE = "cpu",
+    dtype: _DTYPE = None,
+    fmt: _FORMAT = "text",
 ) -> None:
     """Run every check over every head of a model and print a head map.
 
-    One forward pass per probe, not per check. --emit-yaml writes candidate evidence entries
-    (with `reproduced` records) ready to paste into heads.yaml.
+    One forward pass per probe and seed, not per check. --emit-yaml writes candidate evidence
+    entries (with `reproduced` records) ready to paste into a head type's file.
     """
     api = _api()
     try:
@@ -105,9 +133,20 @@ def scan(
         except CatalogueError:
             catalogue = None  # the registry is optional for a scan: toy models and hub ids still load
         result = api.scan_model(
-            model, check, catalogue=catalogue, heads=heads, cache=state.cache_dir, batch=batch, seed=seed
+            model,
+            check,
+            catalogue=catalogue,
+            heads=heads,
+            cache=state.cache_dir,
+            batch=batch,
+            seeds=api.parse_seeds(seeds),
+            device=device,
+            dtype=dtype,
         )
         text = api.candidate_evidence(result, catalogue=catalogue) if emit_yaml is not None else None
+        if fmt != "text" and emit_yaml is None:
+            typer.echo(api.render(result, fmt))
+            return
     except UsageError as exc:
         fail(str(exc))
     except ValueError as exc:
