@@ -21,6 +21,7 @@ __all__ = [
     "Format",
     "evidence_rows",
     "checked_text",
+    "claims_report",
     "head_text",
     "model_text",
     "render_rows",
@@ -190,6 +191,21 @@ def checked_text(c: Record) -> str:
         for x in c["heads"]
     )
     return f"{c['verdict']}: {c['check']} {heads}; {c['model']}, {c['date']}"
+
+
+def claims_report(rows: Sequence[Record], fmt: str = "text") -> str:
+    """`heads verify --claims`: one line per claim with its verdict and the claimed heads' scores (text), or the
+    rows as JSON. ``rows`` come from :meth:`catalogue.claims.Measured.rows`."""
+    if fmt == "json":
+        return json.dumps(list(rows), indent=2, ensure_ascii=False)
+    cols = ["head_type", "evidence", "verdict", "threshold", "chance", "scores"]
+    if rows and "recorded" in rows[0]:
+        cols.insert(3, "recorded")
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[str(r["verdict"])] = counts.get(str(r["verdict"]), 0) + 1
+    summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+    return table(cols, [[r.get(c, "") for c in cols] for r in rows]) + f"\n{len(rows)} claim(s): {summary}"
 
 
 def head_text(h: Record, labels: Mapping[str, str], *, width: int | None = None) -> str:

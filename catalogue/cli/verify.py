@@ -67,8 +67,16 @@ def _catalogue_failed(exc: CatalogueError) -> NoReturn:
 
 @app.command(rich_help_panel=PANEL)
 def verify(
-    head: Annotated[str, typer.Argument(help="Head type id, name or alias, e.g. induction-head.")],
-    model: Annotated[str, typer.Option("--model", "-m", help=_MODEL_HELP)],
+    head: Annotated[
+        str | None, typer.Argument(help="Head type id, name or alias, e.g. induction-head (not with --claims).")
+    ] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help=_MODEL_HELP)] = "",
+    claims: Annotated[
+        bool, typer.Option("--claims", help="Measure every claim on the model: each located record of a checked type.")
+    ] = False,
+    record: Annotated[
+        bool, typer.Option("--record", help="With --claims: write each claim's `checked` block into the data.")
+    ] = False,
     heads: Annotated[str | None, typer.Option("--heads", help="Only these heads, e.g. 1.2,L0H3 (0-indexed).")] = None,
     batch: Annotated[int, typer.Option(help="Probe sequences per forward pass.", min=1, max=1024)] = 16,
     seeds: _SEEDS = "0,1,2",
@@ -80,8 +88,21 @@ def verify(
 
     Prints per-head scores (mean and spread over probe seeds), the chance baseline, the
     threshold, the top heads, and each claimed location: confirmed or not confirmed.
+    With --claims, measures every claim on the model in one scan and prints each claim's
+    verdict; --record writes them into the data as `checked` blocks (idempotent).
+    Exits 1 when a claim is not confirmed (with --record: when a claim could not be measured).
     """
+    if not model:
+        fail("--model is required: pass --model MODEL (`heads models` lists the registry)")
+    if claims == (head is not None):
+        fail("give a HEAD type, or --claims to measure every claim on the model (not both)")
+    if record and not claims:
+        fail("--record goes with --claims: `heads verify --claims --model MODEL --record`")
     api = _api()
+    if claims:
+        _claims(model, record=record, batch=batch, seeds=api.parse_seeds(seeds), device=device, dtype=dtype, fmt=fmt)
+        return
+    assert head is not None
     try:
         catalogue = _load()
         result = api.verify(
@@ -101,6 +122,30 @@ def verify(
     except UsageError as exc:
         fail(str(exc))
     typer.echo(text)
+    if any(not c.confirmed for c in result.claims):
+        raise typer.Exit(1)
+
+
+def _claims(
+    model: str, *, record: bool, batch: int, seeds: tuple[int, ...], device: str, dtype: str | None, fmt: str
+) -> None:
+    from catalogue import claims as claims_lib
+    from catalogue import formats
+
+    try:
+        catalogue = _load()
+        measured = claims_lib.measure(
+            catalogue, model, cache=state.cache_dir, batch=batch, seeds=seeds, device=device, dtype=dtype
+        )
+        done = claims_lib.record(measured.blocks, data=state.data, cache=state.cache_dir) if record else None
+    except CatalogueError as exc:
+        _catalogue_failed(exc)
+    except UsageError as exc:
+        fail(str(exc))
+    typer.echo(formats.claims_report(measured.rows(done), fmt))
+    not_confirmed = any(b.verdict != "confirmed" for b in measured.blocks.values())
+    if measured.skipped or (not_confirmed and not record):
+        raise typer.Exit(1)
 
 
 @app.command(rich_help_panel=PANEL)
