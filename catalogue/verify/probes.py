@@ -34,7 +34,7 @@ from catalogue.verify.models import LoadedModel
 from catalogue.verify.patterns import Tokens
 from catalogue.verify.toy import TOY_MODELS, sample_batch
 
-__all__ = ["ProbeBatch", "ProbeName", "make_probe"]
+__all__ = ["ProbeBatch", "ProbeName", "make_probe", "probe_length_bound"]
 
 ProbeName = Literal["repeat", "needle", "text", "rare", "kv-recall", "parity"]
 
@@ -151,6 +151,12 @@ NEEDLE_LEN = 10
 HAYSTACK_LEN = 100
 #: key-value pairs in the toy-retrieval probe (the most it was trained on)
 KV_PAIRS = 10
+
+
+def probe_length_bound(n_ctx: int) -> int:
+    """The longest probe row a model with context ``n_ctx`` gets (tokens): the needle probe's BOS,
+    haystack and two needle copies, plus an end token; the other probes are shorter."""
+    return min(n_ctx, 2 + HAYSTACK_LEN + 2 * NEEDLE_LEN)
 
 
 def _needle(model: LoadedModel, g: torch.Generator, *, batch: int, seed: int) -> ProbeBatch:

@@ -174,6 +174,7 @@ def scan(
     probes: Mapping[str, ProbeBatch] | None = None,
     extras: bool = True,
     chance: bool = True,
+    stream: bool = True,
 ) -> ScanResult:
     """Run ``checks`` (all by default) on ``model``: one forward pass per distinct probe and seed.
 
@@ -181,6 +182,12 @@ def scan(
     chance baseline on the same probe (:mod:`catalogue.verify.baseline`). ``probes`` replaces
     built-in probes by name (one seed: the given batch); ``extras=False`` skips the side figures;
     ``chance=False`` skips the baselines (then only a paper's threshold can pass a head).
+
+    ``stream=True`` scores each attention layer as the forward pass produces its pattern
+    (:meth:`LoadedModel.run_layers`), so no more than one layer's ``[head, batch, q, k]`` pattern
+    is held; the scores equal the unstreamed ones, since every pattern check reduces each layer on
+    its own and the shuffled-keys null draws one permutation per row, shared by all layers. A
+    probe whose checks read logits (retrieval) then takes two passes: logits first, then patterns.
     """
     chosen = (seed,) if seed is not None else tuple(seeds)
     if probes:
@@ -208,7 +215,11 @@ def scan(
                 for c in group:
                     results[c.id].skipped = str(exc)
                 break
-            patterns, logits = model.run(probe.tokens, logits=any(c.needs_logits for c in group))
+            needs_logits = any(c.needs_logits for c in group)
+            if stream:
+                passes += _streamed(probe, group, results, acc, model, extras=extras, chance=chance, logits=needs_logits)
+                continue
+            patterns, logits = model.run(probe.tokens, logits=needs_logits)
             passes += 1
             run = Run(probe, patterns, logits)
             for c in group:
@@ -227,27 +238,99 @@ class _Acc:
     probe: str | None = None
 
 
-def _fill(acc: _Acc, result: CheckResult, run: Run | None, model: LoadedModel, *, extras: bool, chance: bool) -> None:
+def _streamed(
+    probe: ProbeBatch,
+    group: list[Check],
+    results: dict[str, CheckResult],
+    acc: dict[str, _Acc],
+    model: LoadedModel,
+    *,
+    extras: bool,
+    chance: bool,
+    logits: bool,
+) -> int:
+    """Score ``group`` on ``probe`` one attention layer at a time; returns the forward passes run."""
+    out = model.run_layers(probe.tokens, None, logits=True) if logits else None
+    rows: dict[str, dict[str, list[torch.Tensor]]] = {c.id: {} for c in group}
+
+    def consume(_index: int, pattern: torch.Tensor) -> None:
+        run = Run(probe, pattern[None], out)
+        for c in group:
+            if not results[c.id].skipped:
+                for name, value in _pattern_figures(c, results[c.id], run, model, extras=extras, chance=chance).items():
+                    rows[c.id].setdefault(name, []).append(value)
+
+    model.run_layers(probe.tokens, consume, logits=False)
+    for c in group:
+        figures = {name: torch.cat(values) for name, values in rows[c.id].items()}
+        _fill(acc[c.id], results[c.id], Run(probe, torch.empty(0), out), model, extras=extras, chance=chance, figures=figures)
+    return 2 if logits else 1
+
+
+def _pattern_figures(
+    c: Check, result: CheckResult, run: Run | None, model: LoadedModel, *, extras: bool, chance: bool
+) -> dict[str, torch.Tensor]:
+    """What a check reads from the run's patterns, ``[layer, head]`` each: "score", "chance" and the
+    pattern extras (``extra:NAME``). Marks ``result`` skipped on :class:`NotApplicable`."""
+    figures: dict[str, torch.Tensor] = {}
+    try:
+        with torch.inference_mode():
+            figures["score"] = c.compute(run, model).float().cpu()
+            if chance:
+                figures["chance"] = _chance(c, run, model).float().cpu()
+    except NotApplicable as exc:
+        result.skipped = str(exc)
+        return {}
+    for name, fn in c.extras.items() if extras else ():
+        if name in c.weight_extras:
+            continue
+        try:
+            with torch.inference_mode():
+                figures[f"extra:{name}"] = fn(run, model).float().cpu()
+        except NotApplicable:
+            pass
+    return figures
+
+
+def _fill(
+    acc: _Acc,
+    result: CheckResult,
+    run: Run | None,
+    model: LoadedModel,
+    *,
+    extras: bool,
+    chance: bool,
+    figures: dict[str, torch.Tensor] | None = None,
+) -> None:
+    """Add one probe run's figures to ``acc``: ``figures`` when already computed layer by layer."""
     if result.skipped:
         return
     c = result.check
     acc.probe = run.probe.name if run is not None else None
+    if figures is None:
+        figures = _pattern_figures(c, result, run, model, extras=extras, chance=chance)
+    if result.skipped or "score" not in figures:
+        return
     try:
         with torch.inference_mode():
-            acc.scores.append(c.compute(run, model).float().cpu())
-            if chance:
-                acc.chance.append(_chance(c, run, model).float().cpu())
-            acc.perfect.append(c.perfect(run, model) if c.perfect is not None else 1.0)
+            perfect = c.perfect(run, model) if c.perfect is not None else 1.0  # reads the probe, not the patterns
     except NotApplicable as exc:
         result.skipped = str(exc)
         return
+    acc.scores.append(figures["score"])
+    if "chance" in figures:
+        acc.chance.append(figures["chance"])
+    acc.perfect.append(perfect)
     for name, fn in c.extras.items() if extras else ():
-        try:
-            with torch.inference_mode():
-                value = fn(run, model).float().cpu()
+        if name in c.weight_extras:  # reads weights only: once per run, not per layer
+            try:
+                with torch.inference_mode():
+                    value = fn(run, model).float().cpu()
+            except NotApplicable:
+                continue
             acc.extras.setdefault(name, []).append(value)
-        except NotApplicable:
-            pass
+        elif f"extra:{name}" in figures:
+            acc.extras.setdefault(name, []).append(figures[f"extra:{name}"])
 
 
 def _chance(c: Check, run: Run | None, model: LoadedModel) -> torch.Tensor:
