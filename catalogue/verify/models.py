@@ -325,7 +325,10 @@ def _hf(
     revision: str | None = None,
     device_map: str | None = None,
     on_size: Callable[[ModelSize], None] | None = None,
+    weights: bool = True,
 ) -> LoadedModel:
+    """A transformers model as a :class:`LoadedModel`. ``weights=False`` builds it on the meta
+    device from its config alone (for a backend that runs it elsewhere: NDIF)."""
     import transformers
 
     transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
@@ -349,7 +352,10 @@ def _hf(
         if on_size is not None:
             n_att = len(arch.attn_layers) if arch.attn_layers is not None else arch.n_layers
             on_size(ModelSize(n_params, str(chosen).removeprefix("torch."), n_att, arch.n_heads, _n_ctx(config)))
-        if device_map is not None:  # accelerate dispatches the layers (GPUs, then CPU, then disk)
+        if not weights:
+            with torch.device("meta"):
+                model = auto.from_config(config, attn_implementation="eager", dtype=chosen)
+        elif device_map is not None:  # accelerate dispatches the layers (GPUs, then CPU, then disk)
             model = auto.from_pretrained(source, attn_implementation="eager", dtype=chosen, device_map=device_map)
         else:
             model = auto.from_pretrained(source, attn_implementation="eager", dtype=chosen).to(device)
