@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from catalogue.contribute import locked, set_key
 from catalogue.errors import UsageError
@@ -26,6 +27,9 @@ from catalogue.loader import check
 from catalogue.paths import data_paths
 from catalogue.schema import Catalogue, Checked, Evidence, HeadCheck, HeadType
 from catalogue.vocab import record_verdict
+
+if TYPE_CHECKING:
+    from catalogue.verify.runner import Engine
 
 __all__ = ["Claim", "Measured", "Recorded", "claims_on", "head_verdict", "measure", "record"]
 
@@ -120,6 +124,7 @@ def measure(
     device: str = "cpu",
     dtype: str | None = None,
     today: date | None = None,
+    engine: Engine | None = None,
 ) -> Measured:
     """Measure every claim on ``model`` with its head type's check, in one scan of the model.
 
@@ -129,8 +134,8 @@ def measure(
 
     Raises :class:`UsageError` when the model carries no claim, or cannot be loaded."""
     from catalogue import __version__
-    from catalogue.verify import load_model, scan
-    from catalogue.verify.runner import SEEDS, registry_of
+    from catalogue.verify import load_for_scan, scan
+    from catalogue.verify.runner import SEEDS, Engine, registry_of
 
     claims = claims_on(cat, model)
     if not claims:
@@ -138,9 +143,12 @@ def measure(
             f"no claim to measure on {cat.model(model).id}: no evidence locates heads of a head type with a check "
             "there (`heads list --model M --status unchecked` lists the claims of a model)"
         )
-    loaded = load_model(model, registry=registry_of(cat), cache=cache, device=device, dtype=dtype)
+    engine = engine or Engine()
+    loaded = load_for_scan(
+        model, registry=registry_of(cat), cache=cache, device=device, dtype=dtype, engine=engine, batch=batch
+    )
     checks = sorted({c.head.check for c in claims if c.head.check is not None})
-    scanned = scan(loaded, checks, batch=batch, seeds=tuple(seeds or SEEDS))
+    scanned = scan(loaded, checks, batch=batch, seeds=tuple(seeds or SEEDS), stream=engine.stream)
     libraries = {"catalogue": __version__, **{k: v for k, v in loaded.versions.items() if k != "model"}}
     weights = loaded.versions.get("model", loaded.name)
     blocks: dict[tuple[str, int], Checked] = {}

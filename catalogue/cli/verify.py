@@ -32,6 +32,26 @@ _DEVICE = Annotated[str, typer.Option("--device", help="torch device, e.g. cpu o
 _DTYPE = Annotated[
     str | None, typer.Option("--dtype", help="float32, bfloat16 or float16 (default: bfloat16 above 1B parameters).")
 ]
+_DEVICE_MAP = Annotated[
+    str | None,
+    typer.Option(
+        "--device-map",
+        help="transformers device_map, e.g. auto: accelerate spreads the layers over the GPUs, then CPU and disk.",
+    ),
+]
+_BACKEND = Annotated[
+    str, typer.Option("--backend", help="transformers, or nnsight (traces; with --remote on NDIF's servers).")
+]
+_REMOTE = Annotated[
+    bool,
+    typer.Option("--remote", help="With --backend nnsight: run on NDIF (needs NDIF_API_KEY or `nnsight login`)."),
+]
+_STREAM = Annotated[
+    bool,
+    typer.Option(
+        "--stream/--no-stream", help="Score patterns one layer at a time (memory: one layer's patterns, not all)."
+    ),
+]
 _FORMAT = Annotated[
     str,
     typer.Option(
@@ -50,6 +70,17 @@ def _api() -> ModuleType:
     import catalogue.verify
 
     return catalogue.verify
+
+
+def _engine(api: ModuleType, device_map: str | None, backend: str, remote: bool, stream: bool) -> Any:
+    """The scan's :class:`catalogue.verify.Engine`; the memory estimate goes to stderr."""
+    return api.Engine(
+        device_map=device_map,
+        backend=backend,
+        remote=remote,
+        stream=stream,
+        report=lambda line: typer.echo(line, err=True),
+    )
 
 
 def _load() -> Any:
@@ -82,6 +113,10 @@ def verify(
     seeds: _SEEDS = "0,1,2",
     device: _DEVICE = "cpu",
     dtype: _DTYPE = None,
+    device_map: _DEVICE_MAP = None,
+    backend: _BACKEND = "transformers",
+    remote: _REMOTE = False,
+    stream: _STREAM = True,
     fmt: _FORMAT = "text",
 ) -> None:
     """Run a head type's check on a model and test the catalogue's claims about it.
@@ -99,8 +134,18 @@ def verify(
     if record and not claims:
         fail("--record goes with --claims: `heads verify --claims --model MODEL --record`")
     api = _api()
+    engine = _engine(api, device_map, backend, remote, stream)
     if claims:
-        _claims(model, record=record, batch=batch, seeds=api.parse_seeds(seeds), device=device, dtype=dtype, fmt=fmt)
+        _claims(
+            model,
+            record=record,
+            batch=batch,
+            seeds=api.parse_seeds(seeds),
+            device=device,
+            dtype=dtype,
+            engine=engine,
+            fmt=fmt,
+        )
         return
     assert head is not None
     try:
@@ -115,6 +160,7 @@ def verify(
             seeds=api.parse_seeds(seeds),
             device=device,
             dtype=dtype,
+            engine=engine,
         )
         text = api.render(result, fmt)
     except CatalogueError as exc:
@@ -127,7 +173,15 @@ def verify(
 
 
 def _claims(
-    model: str, *, record: bool, batch: int, seeds: tuple[int, ...], device: str, dtype: str | None, fmt: str
+    model: str,
+    *,
+    record: bool,
+    batch: int,
+    seeds: tuple[int, ...],
+    device: str,
+    dtype: str | None,
+    engine: Any,
+    fmt: str,
 ) -> None:
     from catalogue import claims as claims_lib
     from catalogue import formats
@@ -135,7 +189,7 @@ def _claims(
     try:
         catalogue = _load()
         measured = claims_lib.measure(
-            catalogue, model, cache=state.cache_dir, batch=batch, seeds=seeds, device=device, dtype=dtype
+            catalogue, model, cache=state.cache_dir, batch=batch, seeds=seeds, device=device, dtype=dtype, engine=engine
         )
         done = claims_lib.record(measured.blocks, data=state.data, cache=state.cache_dir) if record else None
     except CatalogueError as exc:
@@ -164,6 +218,10 @@ def scan(
     seeds: _SEEDS = "0,1,2",
     device: _DEVICE = "cpu",
     dtype: _DTYPE = None,
+    device_map: _DEVICE_MAP = None,
+    backend: _BACKEND = "transformers",
+    remote: _REMOTE = False,
+    stream: _STREAM = True,
     fmt: _FORMAT = "text",
 ) -> None:
     """Run every check over every head of a model and print a head map.
@@ -187,6 +245,7 @@ def scan(
             seeds=api.parse_seeds(seeds),
             device=device,
             dtype=dtype,
+            engine=_engine(api, device_map, backend, remote, stream),
         )
         text = api.candidate_evidence(result, catalogue=catalogue) if emit_yaml is not None else None
         if fmt != "text" and emit_yaml is None:

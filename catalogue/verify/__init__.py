@@ -28,8 +28,10 @@ from catalogue.verify.report import (
 from catalogue.verify.runner import (
     SEEDS,
     CheckResult,
+    Engine,
     ScanResult,
     VerifyResult,
+    load_for_scan,
     parse_heads,
     parse_seeds,
     registry_of,
@@ -46,6 +48,7 @@ __all__ = [
     "patched_loss",
     "Check",
     "CheckResult",
+    "Engine",
     "LoadedModel",
     "NotApplicable",
     "ScanResult",
@@ -56,6 +59,7 @@ __all__ = [
     "check_report",
     "get_check",
     "head_map",
+    "load_for_scan",
     "load_model",
     "offline_models",
     "parse_seeds",
@@ -81,12 +85,16 @@ def scan_model(
     seeds: Sequence[int] = SEEDS,
     device: str = "cpu",
     dtype: str | None = None,
+    engine: Engine = Engine(),
 ) -> ScanResult:
     """Load ``model_name`` and run ``checks`` (all by default) over every head (or ``heads``),
-    averaging over probe ``seeds``. Raises :class:`VerifyError` (unknown check or model,
-    unsupported architecture)."""
+    averaging over probe ``seeds``; ``engine``: device map, backend, streaming, memory report
+    (:class:`Engine`). Raises :class:`VerifyError` (unknown check or model, unsupported
+    architecture)."""
     unknown = [c for c in checks or () if c not in CHECKS]
     if unknown:
         raise VerifyError(f"unknown check(s) {', '.join(unknown)}: choose from {', '.join(CHECKS)}")
-    model = load_model(model_name, registry=registry_of(catalogue), cache=cache, device=device, dtype=dtype)
-    return scan(model, checks, heads=parse_heads(heads, model), batch=batch, seeds=seeds)
+    model = load_for_scan(
+        model_name, registry=registry_of(catalogue), cache=cache, device=device, dtype=dtype, engine=engine, batch=batch
+    )
+    return scan(model, checks, heads=parse_heads(heads, model), batch=batch, seeds=seeds, stream=engine.stream)

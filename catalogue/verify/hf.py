@@ -115,23 +115,20 @@ def attention_modules(model: Any) -> list[tuple[torch.nn.Module, int]]:
     found = table.get("attentions")
     if found is None:
         return []
-    specs = []
+    specs: list[tuple[Any, str | None, str | None, int]] = []  # (class, class-name suffix, layer name, index)
     for spec in found if isinstance(found, list) else [found]:
-        if not isinstance(spec, OutputRecorder):
-            spec = OutputRecorder(
-                target_class=None if isinstance(spec, str) else spec,
-                index=1,
-                class_name=spec if isinstance(spec, str) else None,
-            )
-        specs.append(spec)
+        if isinstance(spec, OutputRecorder):
+            specs.append((spec.target_class, spec.class_name, spec.layer_name, spec.index))
+        elif isinstance(spec, str):
+            specs.append((None, spec, None, 1))
+        else:
+            specs.append((spec, None, None, 1))
     out = []
     for path, module in model.named_modules():
-        for spec in specs:
-            hit = (spec.target_class is not None and isinstance(module, spec.target_class)) or (
-                spec.class_name is not None and path.endswith(spec.class_name)
-            )
-            if hit and (spec.layer_name is None or f".{spec.layer_name.strip('.')}." in f".{path}."):
-                out.append((module, spec.index))
+        for cls, suffix, layer_name, index in specs:
+            hit = (cls is not None and isinstance(module, cls)) or (suffix is not None and path.endswith(suffix))
+            if hit and (layer_name is None or f".{layer_name.strip('.')}." in f".{path}."):
+                out.append((module, index))
                 break
     return out
 

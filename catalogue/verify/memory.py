@@ -38,7 +38,7 @@ class MemoryEstimate:
         return self.weights + self.patterns
 
     def describe(self) -> str:
-        """One line, e.g. ``estimated peak memory 0.56 GB: weights 0.54 GB + patterns 0.02 GB (one layer)``."""
+        """One line, e.g. ``estimated peak memory 0.56 GB: weights 0.54 GB + attention patterns 17.3 MB (one layer at a time)``."""
         held = "one layer" if self.streamed else "every layer"
         return (
             f"estimated peak memory {_gb(self.total)}: weights {_gb(self.weights)} "
@@ -96,4 +96,5 @@ def estimate_peak_memory(
 
 
 def _gb(n: int) -> str:
-    return f"{n / 1e9:.2f} GB"
+    """Decimal units: ``1.23 GB`` from 1 GB up, else ``45.6 MB``."""
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"

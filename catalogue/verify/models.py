@@ -197,8 +197,14 @@ def load_model(
 
         source, label, registry_id = _hf_source(key, registry, cache)
         return load_nnsight(
-            source, name=label, registry_id=registry_id, remote=remote, device=device, dtype=dtype,
-            device_map=device_map, on_size=on_size,
+            source,
+            name=label,
+            registry_id=registry_id,
+            remote=remote,
+            device=device,
+            dtype=dtype,
+            device_map=device_map,
+            on_size=on_size,
         )
     opts: dict[str, Any] = {"device": device, "dtype": dtype, "device_map": device_map, "on_size": on_size}
     if key in TOY_MODELS:
@@ -386,17 +392,25 @@ def _hf(
             if consume is not None:
                 consume(index, weights.transpose(0, 1).float().cpu())
 
-        handles = [
-            module.register_forward_hook(lambda _m, _a, out, i=i, at=at: hook(i, out[at] if isinstance(out, tuple) else None))
-            for i, (module, at) in enumerate(attention)
-        ] if consume is not None else []
+        handles = (
+            [
+                module.register_forward_hook(
+                    lambda _m, _a, out, i=i, at=at: hook(i, out[at] if isinstance(out, tuple) else None)
+                )
+                for i, (module, at) in enumerate(attention)
+            ]
+            if consume is not None
+            else []
+        )
         try:
             out = runner(input_ids=tokens.to(device), attention_mask=mask)
         finally:
             for h in handles:
                 h.remove()
         if consume is not None and len(seen) != n_att:
-            raise VerifyError(f"model {name!r} gave attention weights from {len(seen)} modules for {n_att} attention layers")
+            raise VerifyError(
+                f"model {name!r} gave attention weights from {len(seen)} modules for {n_att} attention layers"
+            )
         logits = getattr(out, "logits", None) if runner is model else None
         return logits.float().cpu() if logits is not None else None
 

@@ -18,18 +18,21 @@ from catalogue.schema import CHECKS, Catalogue, Evidence, HeadType, Location, Re
 from catalogue.verify.baseline import midpoint_threshold, shuffle_keys
 from catalogue.verify.check import Check, NotApplicable, Run, get_check
 from catalogue.verify.errors import VerifyError
-from catalogue.verify.models import LoadedModel, load_model
+from catalogue.verify.memory import ModelSize
+from catalogue.verify.models import Backend, LoadedModel, load_model
 from catalogue.verify.patterns import Scores
 from catalogue.verify.probes import ProbeBatch, ProbeName, make_probe
 
 __all__ = [
     "CheckResult",
     "Claim",
+    "Engine",
     "ScanResult",
     "VerifyResult",
     "parse_heads",
     "parse_seeds",
     "registry_of",
+    "load_for_scan",
     "reproduce",
     "scan",
     "verify",
@@ -133,6 +136,55 @@ class VerifyResult:
         return self.scan.results[self.head.check]
 
 
+@dataclass(frozen=True)
+class Engine:
+    """How a scan loads and runs a model beyond ``device`` and ``dtype``.
+
+    ``device_map`` goes to transformers ``from_pretrained(device_map=...)`` (``"auto"``:
+    accelerate's big-model inference over GPUs, CPU and disk); ``backend`` and ``remote`` pick
+    the engine of the forward passes (:mod:`catalogue.verify.ndif` for nnsight and NDIF);
+    ``stream`` scores the patterns one layer at a time (:func:`scan`); ``report`` receives the
+    estimated peak memory (:mod:`catalogue.verify.memory`), one line, before any weight is read.
+    """
+
+    device_map: str | None = None
+    backend: Backend = "transformers"
+    remote: bool = False
+    stream: bool = True
+    report: Callable[[str], None] | None = field(default=None, compare=False)
+
+
+def load_for_scan(
+    name: str,
+    *,
+    registry: dict[str, str | None],
+    cache: str | Path | None = None,
+    device: str = "cpu",
+    dtype: str | None = None,
+    engine: Engine = Engine(),
+    batch: int = 16,
+) -> LoadedModel:
+    """:func:`catalogue.verify.models.load_model` with ``engine``'s options, reporting the
+    estimated peak memory of a scan at ``batch`` before the weights are read."""
+    report = engine.report
+
+    def on_size(size: ModelSize) -> None:
+        if report is not None:
+            report(size.estimate(batch=batch, streamed=engine.stream).describe())
+
+    return load_model(
+        name,
+        registry=registry,
+        cache=cache,
+        device=device,
+        dtype=dtype,
+        device_map=engine.device_map,
+        backend=engine.backend,
+        remote=engine.remote,
+        on_size=on_size,
+    )
+
+
 def parse_seeds(text: str) -> tuple[int, ...]:
     """``"0,1,2"`` -> ``(0, 1, 2)``. Raises :class:`VerifyError` on anything but integers."""
     try:
@@ -217,7 +269,9 @@ def scan(
                 break
             needs_logits = any(c.needs_logits for c in group)
             if stream:
-                passes += _streamed(probe, group, results, acc, model, extras=extras, chance=chance, logits=needs_logits)
+                passes += _streamed(
+                    probe, group, results, acc, model, extras=extras, chance=chance, logits=needs_logits
+                )
                 continue
             patterns, logits = model.run(probe.tokens, logits=needs_logits)
             passes += 1
@@ -263,7 +317,15 @@ def _streamed(
     model.run_layers(probe.tokens, consume, logits=False)
     for c in group:
         figures = {name: torch.cat(values) for name, values in rows[c.id].items()}
-        _fill(acc[c.id], results[c.id], Run(probe, torch.empty(0), out), model, extras=extras, chance=chance, figures=figures)
+        _fill(
+            acc[c.id],
+            results[c.id],
+            Run(probe, torch.empty(0), out),
+            model,
+            extras=extras,
+            chance=chance,
+            figures=figures,
+        )
     return 2 if logits else 1
 
 
@@ -401,8 +463,10 @@ def verify(
     seeds: Sequence[int] = SEEDS,
     device: str = "cpu",
     dtype: str | None = None,
+    engine: Engine = Engine(),
 ) -> VerifyResult:
-    """Run the check of head type ``head_name`` on ``model_name`` and test the catalogue's claims."""
+    """Run the check of head type ``head_name`` on ``model_name`` and test the catalogue's claims
+    (``engine``: device map, backend, streaming, memory report; see :class:`Engine`)."""
     head = catalogue.resolve(head_name)
     if head.check is None:
         linked = sorted(h.id for h in catalogue.heads.values() if h.check)
@@ -410,8 +474,10 @@ def verify(
             f"head type {head.id!r} has no executable check (no `check:` in its data/heads/<id>.yaml); "
             f"head types with one: {', '.join(linked) or 'none yet'}"
         )
-    model = load_model(model_name, registry=registry_of(catalogue), cache=cache, device=device, dtype=dtype)
-    return verify_loaded(head, model, heads=parse_heads(heads, model), batch=batch, seeds=seeds)
+    model = load_for_scan(
+        model_name, registry=registry_of(catalogue), cache=cache, device=device, dtype=dtype, engine=engine, batch=batch
+    )
+    return verify_loaded(head, model, heads=parse_heads(heads, model), batch=batch, seeds=seeds, stream=engine.stream)
 
 
 def verify_loaded(
@@ -421,9 +487,10 @@ def verify_loaded(
     heads: list[Location] | None = None,
     batch: int = 16,
     seeds: Sequence[int] = SEEDS,
+    stream: bool = True,
 ) -> VerifyResult:
     assert head.check is not None
-    result = scan(model, [head.check], heads=heads, batch=batch, seeds=seeds)
+    result = scan(model, [head.check], heads=heads, batch=batch, seeds=seeds, stream=stream)
     check = result.results[head.check]
     if check.skipped:
         raise VerifyError(f"the {head.check} check cannot run on {model.name}: {check.skipped}")
