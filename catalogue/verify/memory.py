@@ -38,7 +38,8 @@ class MemoryEstimate:
         return self.weights + self.patterns
 
     def describe(self) -> str:
-        """One line, e.g. ``estimated peak memory 0.56 GB: weights 0.54 GB + attention patterns 17.3 MB (one layer at a time)``."""
+        """One line, e.g. ``estimated peak memory 548.4 MB: weights 540.0 MB + attention patterns 8.4 MB
+        (one layer at a time)``."""
         held = "one layer" if self.streamed else "every layer"
         return (
             f"estimated peak memory {_gb(self.total)}: weights {_gb(self.weights)} "

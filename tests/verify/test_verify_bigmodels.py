@@ -178,7 +178,7 @@ def test_streaming_scores_each_layer_while_the_forward_pass_runs(tiny_llama: Pat
     assert [seen for *_, seen in got] == [[0], [0, 1]]  # consumed as each layer runs
     assert logits is not None and logits.shape == (2, 5, 3000)
     patterns, _ = model.run(tokens)
-    assert torch.allclose(torch.stack([p for p in _collect(model, tokens)]), patterns, atol=1e-6)
+    assert torch.allclose(torch.stack(_collect(model, tokens)), patterns, atol=1e-6)
 
 
 def _collect(model: Any, tokens: Any) -> list[Any]:
