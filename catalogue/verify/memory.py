@@ -40,10 +40,10 @@ class MemoryEstimate:
     def describe(self) -> str:
         """One line, e.g. ``estimated peak memory 548.4 MB: weights 540.0 MB + attention patterns 8.4 MB
         (one layer at a time)``."""
-        held = "one layer" if self.streamed else "every layer"
+        held = "one layer at a time" if self.streamed else "every layer at once"
         return (
             f"estimated peak memory {_gb(self.total)}: weights {_gb(self.weights)} "
-            f"+ attention patterns {_gb(self.patterns)} ({held} at a time)"
+            f"+ attention patterns {_gb(self.patterns)} ({held})"
         )
 
 
