@@ -67,7 +67,7 @@ def data(write_data: Any, monkeypatch: pytest.MonkeyPatch, toy_env: None) -> Pat
 @pytest.mark.slow
 def test_verify_reports_each_claim(data: Path) -> None:
     result = run("verify", "Induction Head", "--model", "toy-induction")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # one claim (L0H0) is not confirmed: scripts and CI see it
     assert "claim L1H1 (wang2022interpretability): confirmed" in result.output
     assert "claim L0H0 (wang2022interpretability): not confirmed" in result.output
     assert "chance baseline:" in result.output and "threshold 0." in result.output
