@@ -29,6 +29,7 @@ from catalogue.vocab import (
     METHODS,
     PLACED_BY,
     RELATION_KINDS,
+    SOURCE_KINDS,
     STAGE_ABBREVIATIONS,
     STAGES,
     SUBCATEGORIES,
@@ -37,6 +38,7 @@ from catalogue.vocab import (
     MethodId,
     PlacedBy,
     RelationKind,
+    SourceKind,
     StageId,
     SubcategoryId,
     format_location,
@@ -51,6 +53,7 @@ __all__ = [
     "METHODS",
     "PLACED_BY",
     "RELATION_KINDS",
+    "SOURCE_KINDS",
     "STAGES",
     "SUBCATEGORIES",
     "Benchmark",
@@ -236,6 +239,10 @@ class Evidence(_Strict):
     metric: ShortText | None = None
     value: float | None = None
     source: Text = Field(description="where in the work these facts were read: section, table, figure or file")
+    source_kind: SourceKind | None = Field(
+        default=None,
+        description="how directly the facts were read: body (text, tables, figures), code, data, abstract, third-party",
+    )
     note: Text | None = None
     reproduced: Reproduced | None = None
 
@@ -326,7 +333,13 @@ class ModelInfo(_Strict):
     id: ModelId
     name: ShortText
     hf_id: ShortText | None = Field(default=None, description="Hugging Face repo id, if on the hub")
-    family: ShortText
+    family: ShortText = Field(
+        description=(
+            "the model series as its authors name it, without generation or version: Gemma 2 -> gemma, "
+            "Llama 3.1 -> llama, Qwen2.5 -> qwen, Phi-3 -> phi, GPT-2 -> gpt; a fine-tune takes the family of "
+            "the model it was tuned from (Vicuna -> llama)"
+        )
+    )
     layers: int | None = Field(default=None, ge=1, le=1000)
     heads: int | None = Field(default=None, ge=1, le=1000, description="query heads per layer")
     kv_heads: int | None = Field(default=None, ge=1, le=1000)

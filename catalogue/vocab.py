@@ -22,12 +22,14 @@ __all__ = [
     "METHODS",
     "PLACED_BY",
     "RELATION_KINDS",
+    "SOURCE_KINDS",
     "STAGES",
     "STAGE_ABBREVIATIONS",
     "SUBCATEGORIES",
     "SUBCATEGORY_STAGE",
     "CheckId",
     "MethodId",
+    "SourceKind",
     "StageId",
     "SubcategoryId",
     "format_location",
@@ -121,6 +123,11 @@ MethodId = Literal[
     "other",
 ]
 METHODS: tuple[str, ...] = get_args(MethodId)
+
+#: How directly a record's facts were read: the work's body (text, tables, figures, appendix), the authors'
+#: code or released data, only the abstract, or a third party's summary (a lead, never enough alone).
+SourceKind = Literal["body", "code", "data", "abstract", "third-party"]
+SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
 
 PlacedBy = Literal["survey", "catalogue"]
 PLACED_BY: tuple[str, ...] = get_args(PlacedBy)

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -131,3 +132,26 @@ def test_every_command_has_help() -> None:
     group = typer.main.get_command(app)
     for name, cmd in group.commands.items():  # type: ignore[attr-defined]
         assert cmd.help, f"`heads {name}` has no help text"
+
+
+def test_repeated_filters_are_a_union(data: Path) -> None:
+    """`--stage LR --stage ICI` lists both stages' types (click alone keeps only the last value)."""
+    listed = json.loads(run(data, "list", "--stage", "LR", "--stage", "ICI", "-f", "json"))
+    assert [h["id"] for h in listed] == ["previous-token-head", "induction-head"]
+    listed = json.loads(run(data, "list", "--layers", "2", "--layers", "6", "--family", "gpt2", "-f", "json"))
+    assert [h["id"] for h in listed] == ["previous-token-head", "induction-head"]
+
+
+def _commands() -> list[list[str]]:
+    import typer.main
+
+    group: Any = typer.main.get_command(app)
+    return [[]] + [[name] for name in sorted(group.commands)]
+
+
+@pytest.mark.parametrize("command", _commands(), ids=lambda c: " ".join(c) or "heads")
+def test_help_shows_no_bool_metavar(command: list[str]) -> None:
+    """A flag takes no value, so its help must not show one (`--details <bool>`)."""
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "<bool" not in result.output and "BOOLEAN" not in result.output

@@ -125,6 +125,20 @@ def test_models_used_with_locations_have_true_dimensions() -> None:
             assert m.source, f"{m.id}: dimensions need a source"
 
 
+#: A generation or version at the end of a family label (gemma-2, llama-3, qwen2.5, internlm2): not a family.
+_GENERATION = re.compile(r"[-.]?\d+(?:\.\d+)*$")
+
+
+@pytest.mark.parametrize("family", sorted({m.family for m in CAT.models.values()}) if CAT else [])
+def test_model_family_is_a_series_not_a_generation(family: str) -> None:
+    """models.yaml's family rule (ModelInfo.family): Gemma 2 is a generation of the family gemma, so
+    `heads list --family gemma` finds every Gemma; a label like gemma-2 would hide it."""
+    assert CAT is not None
+    assert not _GENERATION.search(family), f"family {family!r}: write the series without its generation"
+    series = _GENERATION.sub("", family)
+    assert not any(_GENERATION.sub("", f) == series and f != family for f in {m.family for m in CAT.models.values()})
+
+
 def _companion_list() -> list[tuple[str, str, str]]:
     path = Path(__file__).parent / "assets" / "companion_list.tsv"
     rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]

@@ -7,6 +7,9 @@ without torch; without it they say how to install the ``verify`` extra and exit 
 from __future__ import annotations
 
 import importlib.util
+import os
+import socket
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any, NoReturn
@@ -47,6 +50,51 @@ def _load() -> Any:
     return load(state.data)
 
 
+def _registry_name(name: str, catalogue: Any) -> str:
+    """The registry id of ``name`` when the registry knows it by id or Hugging Face id (the lookup every
+    other command uses, :func:`catalogue.schema.find_model`); otherwise ``name`` unchanged (a toy model,
+    a hub id or a folder)."""
+    from catalogue.errors import UnknownModelError
+    from catalogue.schema import find_model
+
+    if catalogue is None:
+        return name
+    try:
+        return str(find_model(catalogue.models.values(), name).id)
+    except UnknownModelError:
+        return name
+
+
+#: Where the Hugging Face hub answers; probed once before a model that may need it is loaded.
+HUB_HOST = ("huggingface.co", 443)
+
+
+def _hub_reachable(timeout: float = 2.0) -> bool:
+    try:
+        with socket.create_connection(HUB_HOST, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _go_offline_if_unreachable(name: str, api_loaded: bool) -> None:
+    """Without a network, huggingface_hub retries every request (~28 s) before its error. When the hub
+    cannot be reached, set ``HF_HUB_OFFLINE`` (read by huggingface_hub at import) so that cached
+    models load at once and others fail at once with the loader's message."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return
+    if name.startswith(("toy-", "tl:")) or Path(name).is_dir() or name.lower().startswith("all-minilm"):
+        return
+    if not _hub_reachable():
+        if api_loaded:
+            return  # huggingface_hub was imported already (in-process callers): leave its settings alone
+        typer.echo(
+            "note: the Hugging Face hub (huggingface.co) cannot be reached: loading from the local cache only",
+            err=True,
+        )
+        os.environ["HF_HUB_OFFLINE"] = "1"
+
+
 def _catalogue_failed(exc: CatalogueError) -> NoReturn:
     print_problems(
         exc.problems, f"{len(exc.problems)} error(s) in the catalogue data: fix them (`heads validate` lists them)"
@@ -65,17 +113,38 @@ def verify(
     """Run a head type's check on a model and test the catalogue's claims about it.
 
     Prints per-head scores, the top heads, and each claimed location: confirmed or not
-    confirmed, with its score and the threshold.
+    confirmed, with its score and the threshold. Exits 1 when a claim is not confirmed.
     """
-    api = _api()
     try:
         catalogue = _load()
-        result = api.verify(catalogue, head, model, heads=heads, cache=state.cache_dir, batch=batch, seed=seed)
     except CatalogueError as exc:
         _catalogue_failed(exc)
+    name = _registry_name(model, catalogue)
+    _go_offline_if_unreachable(name, "huggingface_hub" in sys.modules)
+    api = _api()
+    _announce_training(api, name)
+    try:
+        result = api.verify(catalogue, head, name, heads=heads, cache=state.cache_dir, batch=batch, seed=seed)
     except UsageError as exc:
         fail(str(exc))
     typer.echo(api.verify_report(result))
+    failed = [c for c in result.claims if not c.confirmed]
+    if failed:
+        fail(f"{len(failed)} of {len(result.claims)} claim(s) not confirmed")
+
+
+def _announce_training(api: ModuleType, name: str) -> None:
+    """Say so before a toy model is trained (the first run only; it then sits in the cache)."""
+    from catalogue.paths import cache_dir
+
+    toys = getattr(api.models, "TOY_MODELS", {})
+    if name in toys:
+        path = cache_dir(state.cache_dir) / "toy" / f"{name}-{toys[name].key()}.pt"
+        if not path.is_file():
+            typer.echo(
+                f"note: training the toy model {name} (first run only, about a minute); it is cached in {path.parent}",
+                err=True,
+            )
 
 
 @app.command(rich_help_panel=PANEL)
@@ -98,14 +167,17 @@ def scan(
     One forward pass per probe, not per check. --emit-yaml writes candidate evidence entries
     (with `reproduced` records) ready to paste into heads.yaml.
     """
-    api = _api()
     try:
-        try:
-            catalogue = _load()
-        except CatalogueError:
-            catalogue = None  # the registry is optional for a scan: toy models and hub ids still load
+        catalogue = _load()
+    except CatalogueError:
+        catalogue = None  # the registry is optional for a scan: toy models and hub ids still load
+    name = _registry_name(model, catalogue)
+    _go_offline_if_unreachable(name, "huggingface_hub" in sys.modules)
+    api = _api()
+    _announce_training(api, name)
+    try:
         result = api.scan_model(
-            model, check, catalogue=catalogue, heads=heads, cache=state.cache_dir, batch=batch, seed=seed
+            name, check, catalogue=catalogue, heads=heads, cache=state.cache_dir, batch=batch, seed=seed
         )
         text = api.candidate_evidence(result, catalogue=catalogue) if emit_yaml is not None else None
     except UsageError as exc:
