@@ -34,7 +34,7 @@ from catalogue.errors import UsageError
 from catalogue.files import write_atomic
 from catalogue.index import Index
 from catalogue.loader import check
-from catalogue.paths import DataPaths, data_paths
+from catalogue.paths import DataPaths, NotACheckoutError, editable_data_paths
 from catalogue.schema import Evidence, HeadType
 from catalogue.vocab import location_problem, normalize_name, stage_id
 
@@ -68,8 +68,11 @@ class Edit:
 
 
 def new_head(fields: dict[str, Any], *, data: str | Path | None = None, cache: str | Path | None = None) -> Edit:
-    """Write a new head type (with at least one evidence record) to ``heads/<id>.yaml``."""
-    paths = data_paths(data)
+    """Write a new head type (with at least one evidence record) to ``heads/<id>.yaml``.
+
+    The data folder is ``data``, else the checkout the working directory is in (never the data installed
+    inside the package: :func:`catalogue.paths.editable_data_paths`)."""
+    paths = _editable(data)
     with _lock(paths):
         index = _index(paths, cache)
         tax = query.taxonomy(index)
@@ -95,8 +98,9 @@ def new_head(fields: dict[str, Any], *, data: str | Path | None = None, cache: s
 def add_evidence(
     name: str, fields: dict[str, Any], *, data: str | Path | None = None, cache: str | Path | None = None
 ) -> Edit:
-    """Append an evidence record to the file of the head type with this id, name or alias."""
-    paths = data_paths(data)
+    """Append an evidence record to the file of the head type with this id, name or alias (the data folder
+    as for :func:`new_head`)."""
+    paths = _editable(data)
     with _lock(paths):
         index = _index(paths, cache)
         hid = query.show(index, name)["id"]
@@ -109,6 +113,13 @@ def add_evidence(
         _commit(paths, target, _splice(text, ["evidence"], render_entry(ev)), cache)
         head = current.model_copy(update={"evidence": [*current.evidence, ev]})
         return Edit(head, ev, target)
+
+
+def _editable(data: str | Path | None) -> DataPaths:
+    try:
+        return editable_data_paths(data)
+    except NotACheckoutError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def render_entry(obj: BaseModel) -> CommentedMap:
