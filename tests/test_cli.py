@@ -155,3 +155,33 @@ def test_help_shows_no_bool_metavar(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0, result.output
     assert "<bool" not in result.output and "BOOLEAN" not in result.output
+
+
+def _real_commands() -> list[list[str]]:
+    """Every text view of the real catalogue: list, models, stats, taxonomy, each head type's show,
+    each model's map, and where at every recorded location of a few models."""
+    from catalogue import query
+    from catalogue.index import Index
+    from catalogue.paths import data_paths
+
+    idx = Index.open(data_paths(None))
+    out = [["list"], ["models"], ["stats"], ["taxonomy"]]
+    out += [["show", str(h["id"])] for h in query.all_heads(idx)]
+    out += [["model", str(m["id"])] for m in query.models(idx)]
+    heads = {(str(m), int(la), int(hd)) for m, la, hd in idx.raw("SELECT model, layer, head FROM location")}
+    out += [["where", m, f"L{la}H{hd}"] for m, la, hd in sorted(heads)[::7]]
+    idx.dispose()
+    return out
+
+
+def test_text_output_fits_80_columns(cache: Path) -> None:
+    """No line of show/where/list/model/models/taxonomy/stats runs past the terminal's 80 columns."""
+    narrow = CliRunner(env={"COLUMNS": "80"})
+    commands = _real_commands()
+    assert len(commands) > 150
+    too_long = []
+    for command in commands:
+        result = narrow.invoke(app, command)
+        assert result.exit_code == 0, (command, result.output)
+        too_long += [(" ".join(command), line) for line in result.output.splitlines() if len(line) > 80]
+    assert not too_long, too_long[:5]
