@@ -31,7 +31,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from catalogue import query
 from catalogue.errors import UsageError
-from catalogue.files import write_atomic
+from catalogue.files import remove_stale_temps, write_atomic
 from catalogue.index import Index
 from catalogue.loader import check
 from catalogue.paths import DataPaths, NotACheckoutError, editable_data_paths
@@ -146,6 +146,7 @@ def _lock(paths: DataPaths) -> Iterator[None]:
     except Timeout:
         raise UsageError(f"another edit of {paths.heads} held its lock for {LOCK_TIMEOUT:.0f} s: try again") from None
     try:
+        remove_stale_temps(paths.heads, paths.folder)  # left by an edit that was killed
         yield
     finally:
         lock.release()

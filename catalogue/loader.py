@@ -26,6 +26,7 @@ import yaml_rs
 from pydantic import BaseModel, ValidationError
 
 from catalogue.errors import CatalogueError, Problem, Report
+from catalogue.files import remove_stale_temps
 from catalogue.paths import DataPaths, data_paths, default_data_dir
 from catalogue.refs import parse_references
 from catalogue.schema import (
@@ -568,8 +569,11 @@ def check(
     """Load and cross-check the data; returns the catalogue (None on any error) and a report of all problems.
 
     ``overrides`` maps data files to text to check in place of what is on disk (an edit before it is written).
+    Temporary files of killed writers (``.<name>.<pid>-*.tmp``) are removed first.
     """
-    return _check(data_paths(path), overrides)
+    paths = data_paths(path)
+    remove_stale_temps(paths.heads, paths.folder)
+    return _check(paths, overrides)
 
 
 def load(path: str | Path | None = None) -> Catalogue:

@@ -95,3 +95,56 @@ def test_failed_write_leaves_the_target_unchanged(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         write_atomic(out, "text")
     assert not out.parent.exists()
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    return done.pid
+
+
+def test_temporary_file_is_named_after_its_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    real = os.replace
+
+    def spy(src: str, dst: object) -> None:
+        seen.append(Path(src).name)
+        real(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", spy)
+    write_atomic(tmp_path / "x.yaml", "a: 1\n")
+    assert seen and seen[0].startswith(f".x.yaml.{os.getpid()}-") and seen[0].endswith(".tmp")
+
+
+@pytest.mark.parametrize("command", [["validate"], ["add-evidence", "induction-head"]])
+def test_temporary_files_of_killed_writers_are_removed(data: Path, command: list[str]) -> None:
+    """A writer killed between writing and renaming leaves `.<name>.<pid>-*.tmp`; the next run removes it
+    when that process is gone, and keeps the file of a live one."""
+    dead = data / "heads" / f".induction-head.yaml.{_dead_pid()}-k1ll3d.tmp"
+    dead_top = data / f".models.yaml.{_dead_pid()}-k1ll3d.tmp"
+    live = data / "heads" / f".induction-head.yaml.{os.getpid()}-w0rk1ng.tmp"
+    for p in (dead, dead_top, live):
+        p.write_text("half-written")
+    args = ["--data", str(data), *command]
+    if command[0] == "add-evidence":
+        args += ["--cite", "olsson2022incontext", "--method", "scoring", "--source", "Table 3"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert not dead.exists() and not dead_top.exists()
+    assert live.exists()
+
+
+def test_data_folder_temporary_files_are_git_ignored(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    from tests.helpers import ROOT
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    names = ["data/heads/.induction-head.yaml.123-abc.tmp", "data/.models.yaml.123-abc.tmp", "data/heads/.edit.lock"]
+    done = subprocess.run(["git", "check-ignore", *names], cwd=ROOT, capture_output=True, text=True)
+    assert done.stdout.split() == names, done.stdout + done.stderr
