@@ -191,3 +191,21 @@ def test_survey_head_has_evidence_from_a_work_the_survey_cites(hid: str) -> None
         ):
             return
     pytest.fail(f"{hid}: no evidence cites a work the survey cites for it: {cited}")
+
+
+#: Phrases of internal drafting that must never reach readers (issue 13: "recorded in another draft" stood
+#: above the very evidence it said was elsewhere).
+_INTERNAL = re.compile(r"another draft|other draft|this draft|\bTODO\b|\bFIXME\b|\bTBD\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("head", HEADS, ids=lambda h: h.id)
+def test_no_internal_note_shown_to_readers(head: HeadType) -> None:
+    texts = [
+        head.summary,
+        head.mechanism,
+        head.notes,
+        *(e.note for e in head.evidence),
+        *(e.source for e in head.evidence),
+    ]
+    found = [t for t in texts if t and _INTERNAL.search(t)]
+    assert not found, f"{head.id}: {found[0][:120]!r}"
