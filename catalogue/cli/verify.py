@@ -24,7 +24,11 @@ __all__ = ["INSTALL_HINT", "app"]
 app = typer.Typer()
 PANEL = "Verify against a model"
 
-INSTALL_HINT = "pip install 'attention-head-catalogue[verify]'"
+#: The package is not on PyPI yet: the verify extra is installed from a clone of the repository.
+INSTALL_HINT = (
+    "in a clone of github.com/attention-head-catalogue/attention-head-catalogue, "
+    "pip install -e '.[verify]' -c constraints/ci.txt (the package is not published on PyPI yet)"
+)
 
 _MODEL_HELP = (
     "Model: toy-induction, toy-retrieval, toy-parity, toy-random, all-minilm-l6-v2 (offline), "

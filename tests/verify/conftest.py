@@ -18,7 +18,7 @@ from catalogue.paths import cache_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 TOY_NAMES = ("toy-induction", "toy-retrieval", "toy-parity", "toy-random")
-NO_TORCH = "catalogue.verify needs PyTorch: pip install 'attention-head-catalogue[verify]'"
+NO_TORCH = "catalogue.verify needs PyTorch: pip install -e '.[verify]' -c constraints/ci.txt in the checkout"
 #: The one model cache, shared with the CLI (read at import, before any test changes ``$HEADS_CACHE_DIR``).
 TOY_CACHE = cache_dir()
 
