@@ -38,7 +38,7 @@ from catalogue.paths import DataPaths, NotACheckoutError, editable_data_paths
 from catalogue.schema import Evidence, HeadType
 from catalogue.vocab import location_problem, normalize_name, stage_id
 
-__all__ = ["Edit", "add_evidence", "new_head", "render_entry"]
+__all__ = ["ANSWERS", "Edit", "add_evidence", "answer_problem", "new_head", "render_entry"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -113,6 +113,77 @@ def add_evidence(
         _commit(paths, target, _splice(text, ["evidence"], render_entry(ev)), cache)
         head = current.model_copy(update={"evidence": [*current.evidence, ev]})
         return Edit(head, ev, target)
+
+
+#: The answers `heads new` / `add-evidence` check one by one when asked interactively.
+ANSWERS = ("id", "stage", "subcategory", "cite", "method", "model", "locations")
+
+
+def answer_problem(
+    field: str, value: str, answers: dict[str, str], *, data: str | Path | None = None, cache: str | Path | None = None
+) -> str | None:
+    """Why ``value`` cannot stand as the answer for ``field`` of a new record (None when it can).
+
+    ``answers`` holds the earlier answers (the stage for a sub-category, the model for locations). The same
+    rules as the final validation, checked as each answer is given: a kebab-case id no head type uses, a
+    stage (KR, ICI, LR, EP or id), a sub-category of that stage, a cite key in references.bib, a method id,
+    a registry model, and heads inside that model.
+    """
+    from catalogue.schema import HEAD_ID_PATTERN
+    from catalogue.vocab import METHODS, SUBCATEGORY_STAGE, parse_location
+
+    v = value.strip()
+    if field == "id":
+        if not re.fullmatch(HEAD_ID_PATTERN, v):
+            return f"{v!r} is not an id: write lowercase words joined by hyphens, e.g. name-mover-head"
+        owner = _owner(_answer_index(data, cache), v)
+        return f"{v!r} already names {owner!r}: choose another id" if owner else None
+    if field == "stage":
+        return None if stage_id(v) else f"{v!r} is not a stage: answer KR, ICI, LR or EP"
+    if field == "subcategory":
+        sub = v.lower().replace(" ", "-")
+        stage = stage_id(answers.get("stage", "")) or ""
+        if sub not in SUBCATEGORY_STAGE:
+            return f"{v!r} is not a sub-category (`heads taxonomy stages` lists them)"
+        if stage and SUBCATEGORY_STAGE[sub] != stage:
+            return f"{sub!r} belongs to stage {SUBCATEGORY_STAGE[sub]!r}, not {stage!r}"
+        return None
+    if field == "cite":
+        if _answer_index(data, cache).raw("SELECT 1 FROM reference WHERE key = ?", (v,)):
+            return None
+        return f"unknown cite key {v!r}: add its BibTeX entry to references.bib first"
+    if field == "method":
+        return None if v in METHODS else f"{v!r} is not a method: one of {', '.join(METHODS)}"
+    if field == "model":
+        try:
+            query.resolve_model(v, _answer_index(data, cache))
+        except UsageError as exc:
+            return str(exc)
+        return None
+    if field == "locations":
+        model = query.resolve_model(answers["model"], _answer_index(data, cache)) if answers.get("model") else None
+        for part in v.replace(",", " ").split():
+            try:
+                layer, head = parse_location(part)
+            except ValueError as exc:
+                return str(exc)
+            if model is None:
+                return "locations need a model: give the model first"
+            why = location_problem(layer, head, model["id"], model.get("layers"), model.get("heads"))
+            if why is not None:
+                return why
+        return None
+    raise ValueError(f"no check for the answer {field!r}")
+
+
+_INDEXES: dict[tuple[str, str], Index] = {}
+
+
+def _answer_index(data: str | Path | None, cache: str | Path | None) -> Index:
+    key = (str(data), str(cache))
+    if key not in _INDEXES:
+        _INDEXES[key] = Index.open(_editable(data), cache=cache)
+    return _INDEXES[key]
 
 
 def _editable(data: str | Path | None) -> DataPaths:
