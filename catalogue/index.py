@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from catalogue.files import write_atomic
 from catalogue.paths import DataPaths, cache_dir
 
 if TYPE_CHECKING:
@@ -123,6 +122,8 @@ def fresh_digest(paths: DataPaths, cache: str | Path | None = None) -> str:
         pass
     digest = paths.digest()
     if trusted:
+        from catalogue.files import write_atomic  # tempfile: only when a stamp is written
+
         try:
             stamp.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(stamp, json.dumps({key: digest}))
