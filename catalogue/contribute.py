@@ -36,15 +36,15 @@ from catalogue.index import Index
 from catalogue.loader import check
 from catalogue.paths import DataPaths, NotACheckoutError, editable_data_paths
 from catalogue.schema import Evidence, HeadType
-from catalogue.vocab import location_problem, normalize_name, stage_id
+from catalogue.vocab import format_location, location_problem, normalize_name, stage_id
 
-__all__ = ["ANSWERS", "Edit", "add_evidence", "answer_problem", "new_head", "render_entry"]
+__all__ = ["ANSWERS", "Edit", "add_evidence", "answer_problem", "locked", "new_head", "render_entry", "set_key"]
 
 M = TypeVar("M", bound=BaseModel)
 
 #: New text is wrapped at this width, like the rest of the files.
 WIDTH = 120
-_FLOW_LISTS = {"aliases", "list_badges", "locations", "heads"}
+_FLOW_LISTS = {"aliases", "list_badges", "locations", "heads", "seeds"}
 #: How long a writer waits for another one to finish (seconds).
 LOCK_TIMEOUT = 60.0
 
@@ -73,7 +73,7 @@ def new_head(fields: dict[str, Any], *, data: str | Path | None = None, cache: s
     The data folder is ``data``, else the checkout the working directory is in (never the data installed
     inside the package: :func:`catalogue.paths.editable_data_paths`)."""
     paths = _editable(data)
-    with _lock(paths):
+    with locked(paths):
         index = _index(paths, cache)
         tax = query.taxonomy(index)
         fields = {**fields, "stages": [_stage_names(tax, dict(p)) for p in fields.get("stages") or []]}
@@ -101,7 +101,7 @@ def add_evidence(
     """Append an evidence record to the file of the head type with this id, name or alias (the data folder
     as for :func:`new_head`)."""
     paths = _editable(data)
-    with _lock(paths):
+    with locked(paths):
         index = _index(paths, cache)
         hid = query.show(index, name)["id"]
         ev = _checked_evidence(index, _validated(Evidence, fields, "evidence record"))
@@ -207,7 +207,7 @@ def render_entry(obj: BaseModel) -> CommentedMap:
 
 
 @contextmanager
-def _lock(paths: DataPaths) -> Iterator[None]:
+def locked(paths: DataPaths) -> Iterator[None]:
     """An exclusive lock on the data folder's head-type files, held from reading to writing."""
     if not paths.heads.is_dir():
         raise UsageError(f"{paths.heads} is not a folder of head-type files: pass --data with a data folder")
@@ -363,20 +363,64 @@ def _splice(text: str, path: list[str | int], entry: CommentedMap) -> str:
     return out
 
 
+def set_key(text: str, path: list[str | int], key: str, value: Any) -> str:
+    """``text`` with ``key: value`` set in the block mapping at ``path`` (replaced where it exists, else added
+    after the mapping's last key); every other line is left as it was. ``value`` is plain data or ruamel nodes.
+
+    Raises :class:`UsageError` when the result would not read back as intended."""
+    y = _yaml(text)
+    doc = y.load(text)
+    lines = text.split("\n")
+    chain: list[tuple[Any, Any]] = []
+    node = doc
+    for k in path:
+        chain.append((node, k))
+        node = node[k]
+    if not isinstance(node, CommentedMap) or not len(node):
+        raise UsageError(f"cannot set {key!r}: the record at {path} is not a block mapping")
+    col = int(node.lc.key(next(iter(node)))[1])
+    if key in node:
+        start = int(node.lc.key(key)[0])
+        end = _end([*chain, (node, key)], len(lines))
+    else:
+        last = int(node.lc.key(list(node)[-1])[0])
+        start = end = _end(chain, len(lines))
+        while start - 1 > last and (not lines[start - 1].strip() or lines[start - 1].lstrip().startswith("#")):
+            start -= 1
+        end = start
+    while end - 1 > start and not lines[end - 1].strip():  # keep the blank lines that separate records
+        end -= 1
+    y.width = max(60, WIDTH - col)
+    buf = io.StringIO()
+    y.dump({key: _node(value, key) if not isinstance(value, CommentedMap) else value}, buf)
+    block = [(" " * col + ln).rstrip() if ln.strip() else "" for ln in buf.getvalue().rstrip("\n").split("\n")]
+    out = "\n".join(lines[:start] + block + lines[end:])
+    again = YAML(typ="safe").load(out)
+    for k in path:
+        again = again[k]
+    if YAML(typ="safe").load(buf.getvalue())[key] != again.get(key):  # pragma: no cover - a guard, not a path
+        raise UsageError(f"could not write {key!r} without changing other lines of the file")
+    return out
+
+
 # --------------------------------------------------------------------------- building nodes
 
 
 def _node(value: Any, key: str) -> Any:
     if isinstance(value, dict):
         if set(value) == {"layer", "head"}:
-            return f"L{value['layer']}H{value['head']}"
+            return format_location(value["layer"], value["head"])
         m = CommentedMap()
         for k, v in value.items():
             m[k] = _node(v, k)
         return m
     if isinstance(value, list):
         seq = CommentedSeq(_node(v, key) for v in value)
-        if key in _FLOW_LISTS:
+        if key in _FLOW_LISTS and all(not isinstance(v, (dict, list)) for v in seq):
             seq.fa.set_flow_style()
+        elif key == "heads":  # a measurement's heads: one line each, {head: L5H5, score: ...}
+            for item in seq:
+                if isinstance(item, CommentedMap):
+                    item.fa.set_flow_style()
         return seq
     return value

@@ -70,6 +70,8 @@ class EvidenceRow(SQLModel, table=True):
     model: str | None = Field(default=None, index=True)
     method: str = Field(index=True)
     year: int = Field(index=True)
+    located: bool = Field(default=False, index=True)  # gives concrete heads: a claim a check can measure
+    verdict: str | None = Field(default=None, index=True)  # the checked block's verdict; NULL: not checked
 
 
 class LocationRow(SQLModel, table=True):
@@ -201,6 +203,8 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
                     "model": e.model,
                     "method": e.method,
                     "year": ref.year,
+                    "located": bool(e.locations),
+                    "verdict": e.checked.verdict if e.checked else None,
                 }
             )
             locations += [

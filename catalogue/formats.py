@@ -15,11 +15,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from catalogue.headmap import SEVERAL, HeadMap
-from catalogue.vocab import STAGE_ABBREVIATIONS, STAGES, format_location
+from catalogue.vocab import STAGE_ABBREVIATIONS, STAGES, format_location, neuronpedia_head_url
 
 __all__ = [
     "Format",
     "evidence_rows",
+    "checked_text",
     "head_text",
     "model_text",
     "render_rows",
@@ -162,6 +163,11 @@ def _evidence_lines(out: _Text, e: Record, labels: Mapping[str, str], indent: in
     out.field("source:", e["source"], inner)
     if e.get("note"):
         out.field("note:", e["note"], inner)
+    c = e.get("checked")
+    if c:
+        out.field("checked:", checked_text(c), inner)
+    elif e.get("locations"):
+        out.field("checked:", "not yet measured", inner)
     r = e.get("reproduced")
     if r:
         out.field(
@@ -169,6 +175,16 @@ def _evidence_lines(out: _Text, e: Record, labels: Mapping[str, str], indent: in
             f"{r['check']} on {r['model']} score {r['score']:.3f} (threshold {r['threshold']}) v{r['version']}",
             inner,
         )
+
+
+def checked_text(c: Record) -> str:
+    """``confirmed: induction L1H0 0.91 (rank 1/8, chance 0.03, threshold 0.40); ... on MODEL, DATE``."""
+    heads = "; ".join(
+        f"{format_location(x['head']['layer'], x['head']['head'])} {x['score']:.2f} "
+        f"(rank {x['rank']}/{x['of']}, chance {x['baseline']:.2f}, threshold {x['threshold']:.2f}, {x['verdict']})"
+        for x in c["heads"]
+    )
+    return f"{c['verdict']}: {c['check']} {heads}; {c['model']}, {c['date']}"
 
 
 def head_text(h: Record, labels: Mapping[str, str], *, width: int | None = None) -> str:
@@ -222,14 +238,19 @@ def where_text(
         out.add(f"{h['id']} ({h['name']})", 2)
         for e in evidence:
             _evidence_lines(out, e, labels, 4)
+    if model.get("neuronpedia_id"):
+        out.add("")
+        out.field("Neuronpedia:", neuronpedia_head_url(model["neuronpedia_id"], *loc))
     return str(out)
 
 
 def where_json(model: Record, loc: tuple[int, int], found: Sequence[tuple[Record, Sequence[Record]]]) -> Any:
+    npid = model.get("neuronpedia_id")
     return {
         "model": model["id"],
         "head": format_location(*loc),
         "head_types": [{"id": h["id"], "name": h["name"], "evidence": list(ev)} for h, ev in found],
+        **({"neuronpedia": neuronpedia_head_url(npid, *loc)} if npid and found else {}),
     }
 
 

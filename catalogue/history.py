@@ -34,10 +34,12 @@ class EvidenceChange:
     cite: str
     model: str | None
     fields: list[str] = field(default_factory=list)  # changed fields, for "changed"
+    verdict: str = ""  # "unchecked -> confirmed" when the measured status of the claim changed
 
     def __str__(self) -> str:
         what = f"{self.cite}" + (f" on {self.model}" if self.model else "")
-        return f"evidence {self.status}: {what}" + (f" ({', '.join(self.fields)})" if self.fields else "")
+        verdict = f"; verdict {self.verdict}" if self.verdict else ""
+        return f"evidence {self.status}: {what}" + (f" ({', '.join(self.fields)}{verdict})" if self.fields else "")
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,16 @@ def _ev_key(e: Any) -> tuple[str, str]:
     return (str(e.get("cite", "")), str(e.get("model") or ""))
 
 
+def _verdict(e: Any) -> str:
+    checked = e.get("checked") if isinstance(e, dict) else None
+    return str(checked.get("verdict")) if isinstance(checked, dict) else "unchecked"
+
+
+def _verdict_change(old: Any, new: Any) -> str:
+    a, b = _verdict(old), _verdict(new)
+    return f"{a} -> {b}" if a != b else ""
+
+
 def _evidence_changes(old: list[Any], new: list[Any]) -> list[EvidenceChange]:
     def bucket(items: list[Any]) -> dict[tuple[str, str], list[Any]]:
         b: dict[tuple[str, str], list[Any]] = {}
@@ -198,7 +210,7 @@ def _evidence_changes(old: list[Any], new: list[Any]) -> list[EvidenceChange]:
                     if isinstance(o, dict) and isinstance(n, dict)
                     else []
                 )
-                out.append(EvidenceChange("changed", cite, model, changed))
+                out.append(EvidenceChange("changed", cite, model, changed, _verdict_change(o, n)))
         out += [EvidenceChange("removed", cite, model) for _ in olds[len(news) :]]
         out += [EvidenceChange("added", cite, model) for _ in news[len(olds) :]]
     return out

@@ -576,6 +576,27 @@ def _cross_check(
                     f"check {e.reproduced.check!r} does not serve {h.id} (its check is {h.check!r})",
                     "record a reproduction under the head type its check serves",
                 )
+            if e.checked is not None:
+                c = e.checked
+                if c.check != h.check:
+                    path = ("evidence", j, "checked", "check")
+                    yield Problem(
+                        name,
+                        lines(path),
+                        _where(path),
+                        f"check {c.check!r} does not serve {h.id} (its check is {h.check!r})",
+                        "re-run `heads verify --claims --record`; it writes this block",
+                    )
+                extra = sorted({str(x.head) for x in c.heads} - {str(loc) for loc in e.locations})
+                if extra:
+                    path = ("evidence", j, "checked", "heads")
+                    yield Problem(
+                        name,
+                        lines(path),
+                        _where(path),
+                        f"checked heads {', '.join(extra)} are not among the record's locations",
+                        "a measurement covers the claimed heads only: re-run `heads verify --claims --record`",
+                    )
             for field in ("model", "reproduced"):
                 model = e.model if field == "model" else (e.reproduced.model if e.reproduced else None)
                 if model is not None and model not in models:

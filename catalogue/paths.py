@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the index tables change, so old index files are never read.
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "6"
 
 #: The folder of head-type files inside a data folder.
 HEADS_DIR = "heads"

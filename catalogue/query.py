@@ -21,6 +21,7 @@ from catalogue.vocab import (
     METHODS,
     SOURCE_KINDS,
     STAGES,
+    STATUSES,
     SUBCATEGORIES,
     location_problem,
     normalize_name,
@@ -39,6 +40,7 @@ __all__ = [
     "list_rows",
     "model_map",
     "models",
+    "models_to_check",
     "parse_head_ref",
     "parse_range",
     "references",
@@ -75,6 +77,8 @@ class Filters:
     layers: tuple[str, ...] = ()
     source_kind: tuple[str, ...] = ()
     in_survey: bool | None = None
+    #: a claim's measured status: confirmed, below-threshold, contradicted, or unchecked (located, no verdict)
+    status: str | None = None
 
 
 def parse_range(text: str, option: str, lo: int, hi: int) -> tuple[int, int]:
@@ -148,8 +152,10 @@ def resolve_model(value: str, index: Index) -> Record:
 
 
 def list_heads(index: Index, f: Filters = Filters()) -> list[Record]:
-    """Head types matching every given filter, sorted by stage order then id."""
-    return [_json(r[0]) for r in index.raw(*_list_sql(index, f, "h.data"))]
+    """Head types matching every given filter, sorted by stage order then id. With a ``status`` filter each
+    head type keeps only its evidence records (claims) of that status."""
+    heads = [_json(r[0]) for r in index.raw(*_list_sql(index, f, "h.data"))]
+    return claims(heads, f.status) if f.status is not None else heads
 
 
 _ROW_COLUMNS = ("id", "name", "stages", "in_survey", "evidence", "models", "years", "summary")
@@ -232,6 +238,8 @@ def _list_sql(index: Index, f: Filters, columns: str) -> tuple[str, dict[str, ob
     if f.source_kind:
         kinds: list[object] = [_check_choice(k, SOURCE_KINDS, "--source-kind") for k in f.source_kind]
         ev.append(q.any_of("json_extract(hd.data, '$.evidence[' || e.ordinal || '].source_kind')", kinds))
+    if f.status is not None:
+        ev.append(_status_sql(f.status))
     if ev:
         where.append(
             "h.id IN (SELECT e.head_id FROM evidence e JOIN head hd ON hd.id = e.head_id WHERE "
@@ -247,6 +255,30 @@ def _list_sql(index: Index, f: Filters, columns: str) -> tuple[str, dict[str, ob
         + f" ORDER BY (SELECT MIN(CASE st.stage {order} END) FROM stage st WHERE st.head_id = h.id), h.id"
     )
     return sql, q.params
+
+
+def _status_sql(status: str) -> str:
+    value = _check_choice(status, STATUSES, "--status")
+    return "e.located AND e.verdict IS NULL" if value == "unchecked" else f"e.verdict = '{value}'"
+
+
+def evidence_status(e: Record) -> str | None:
+    """A claim's status: its checked verdict, ``unchecked`` for located evidence without one, else None."""
+    checked = e.get("checked")
+    if checked:
+        return str(checked["verdict"])
+    return "unchecked" if e.get("locations") else None
+
+
+def claims(heads: list[Record], status: str) -> list[Record]:
+    """These head types with only their evidence records of this status (``heads list --status``)."""
+    value = _check_choice(status, STATUSES, "--status")
+    out = []
+    for h in heads:
+        kept = [e for e in h["evidence"] if evidence_status(e) == value]
+        if kept:
+            out.append({**h, "evidence": kept})
+    return out
 
 
 def all_heads(index: Index) -> list[Record]:
@@ -338,6 +370,28 @@ def model_map(index: Index, model: str) -> tuple[Record, HeadMap]:
 
 def models(index: Index) -> list[Record]:
     return [_json(r[0]) for r in index.raw("SELECT data FROM model ORDER BY id")]
+
+
+def models_to_check(index: Index, *, max_parameters: float) -> list[Record]:
+    """Hub models whose claims ``heads verify --claims --model M`` can measure on a CPU runner, sorted by id.
+
+    A registry model qualifies when it is on the Hugging Face Hub (``hf_id``), its parameter count is
+    recorded and at most ``max_parameters``, and it carries a claim: an evidence record with ``locations``
+    on a head type that has a ``check`` (the rule :func:`catalogue.claims.claims_on` applies). A model
+    whose size is not recorded is left out, never guessed. The scheduled workflow
+    (.github/workflows/check-claims.yml) reads this list through ``heads models --claims``.
+
+    Raises :class:`UsageError` when ``max_parameters`` is not a positive number."""
+    if not max_parameters > 0:
+        raise UsageError(f"--max-parameters {max_parameters!r} must be a positive number of parameters, e.g. 1.5e9")
+    rows = index.raw(
+        "SELECT m.data FROM model m WHERE m.hf_id IS NOT NULL "
+        "AND json_extract(m.data, '$.parameters') IS NOT NULL AND json_extract(m.data, '$.parameters') <= ? "
+        "AND EXISTS (SELECT 1 FROM evidence e JOIN head h ON h.id = e.head_id "
+        "WHERE e.model = m.id AND e.located AND json_extract(h.data, '$.check') IS NOT NULL) ORDER BY m.id",
+        (max_parameters,),
+    )
+    return [_json(r[0]) for r in rows]
 
 
 def references(index: Index) -> list[Record]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from datetime import date as date_type
 from typing import Annotated, Literal, get_args
 
 from pydantic import (
@@ -41,9 +42,11 @@ from catalogue.vocab import (
     SourceKind,
     StageId,
     SubcategoryId,
+    Verdict,
     format_location,
     normalize_name,
     parse_location,
+    record_verdict,
     suggest,
 )
 
@@ -224,6 +227,53 @@ class Reproduced(_Strict):
         return [_location(x) for x in v] if isinstance(v, list) else v
 
 
+class HeadCheck(_Strict):
+    """One claimed head as a check measured it."""
+
+    head: Location
+    score: float = Field(description="the check's score of this head (mean over the probe seeds)")
+    spread: float | None = Field(default=None, ge=0, description="standard deviation over the probe seeds")
+    rank: int = Field(ge=1, description="rank of the score among all heads of the model, 1 = highest")
+    of: int = Field(ge=1, description="number of heads ranked")
+    baseline: float = Field(description="chance baseline of the same check on the same probe")
+    threshold: float
+    verdict: Verdict
+
+    @field_validator("head", mode="before")
+    @classmethod
+    def _head(cls, v: object) -> object:
+        return _location(v)
+
+
+class Checked(_Strict):
+    """A measurement of a claim by the catalogue's own check (``heads verify --claims --record``).
+
+    Written by the tool, never by hand: the check and its definition's version, the exact model, the probes
+    and seeds, the library versions, and for each claimed head its score, rank, chance baseline, threshold
+    and verdict. ``verdict`` is the worst verdict of the heads."""
+
+    check: CheckId
+    definition: ShortText = Field(
+        description="the check's definition and its version, e.g. catalogue.verify.induction v2"
+    )
+    model: ShortText = Field(description="hub id@revision, or package==version, of the weights measured")
+    probes: ShortText = Field(description="the probe set")
+    seeds: list[int] = Field(min_length=1)
+    libraries: dict[str, str] = Field(description="versions of the catalogue and of the libraries that ran the check")
+    date: date_type
+    heads: list[HeadCheck] = Field(min_length=1)
+    verdict: Verdict
+
+    @model_validator(mode="after")
+    def _verdict_is_the_worst(self) -> Checked:
+        expected = record_verdict([h.verdict for h in self.heads])
+        if self.verdict != expected:
+            raise ValueError(
+                f"verdict {self.verdict!r} does not follow from the heads' verdicts: expected {expected!r}"
+            )
+        return self
+
+
 class Evidence(_Strict):
     """One work's claim about a head type in one model."""
 
@@ -245,6 +295,7 @@ class Evidence(_Strict):
     )
     note: Text | None = None
     reproduced: Reproduced | None = None
+    checked: Checked | None = Field(default=None, description="the catalogue's own measurement of this claim")
 
     @field_validator("locations", mode="before")
     @classmethod
@@ -344,6 +395,11 @@ class ModelInfo(_Strict):
     heads: int | None = Field(default=None, ge=1, le=1000, description="query heads per layer")
     kv_heads: int | None = Field(default=None, ge=1, le=1000)
     parameters: int | None = Field(default=None, ge=1)
+    neuronpedia_id: ModelId | None = Field(
+        default=None,
+        description="the model's id on Neuronpedia (neuronpedia.org/<id>/head/<layer>/<head>), where it publishes "
+        "per-head attention metrics; only where read, saying where in `source`",
+    )
     source: Text | None = Field(default=None, description="where the dimensions were read")
     note: Text | None = None
 
@@ -351,6 +407,8 @@ class ModelInfo(_Strict):
     def _dims_need_source(self) -> ModelInfo:
         if (self.layers is not None or self.heads is not None) and self.source is None:
             raise ValueError("dimensions need a `source:` saying where they were read")
+        if self.neuronpedia_id is not None and (self.source is None or "neuronpedia" not in self.source.lower()):
+            raise ValueError("a neuronpedia_id needs its source: say in `source:` where the Neuronpedia id was read")
         return self
 
 

@@ -8,7 +8,8 @@ derived from its ``Literal`` type (``STAGES = get_args(StageId)``, as Transforme
 - the stages, their order and abbreviations (KR, ICI, LR, EP: the survey's);
 - the spelling of a head location, ``L<layer>H<head>``, 0-indexed, and the forms accepted on input;
 - the rule that a location must lie inside its model (:func:`location_problem`);
-- how names are compared (:func:`normalize_name`) and misspellings answered (:func:`suggest`).
+- how names are compared (:func:`normalize_name`) and misspellings answered (:func:`suggest`);
+- the address of a head's dashboard on Neuronpedia (:func:`neuronpedia_head_url`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import re
 from typing import Literal, get_args
 
 __all__ = [
+    "NEURONPEDIA_URL",
+    "neuronpedia_head_url",
     "CHECKS",
     "METHODS",
     "PLACED_BY",
@@ -26,8 +29,11 @@ __all__ = [
     "STAGES",
     "STAGE_ABBREVIATIONS",
     "SUBCATEGORIES",
+    "STATUSES",
     "SUBCATEGORY_STAGE",
+    "VERDICTS",
     "CheckId",
+    "Verdict",
     "MethodId",
     "SourceKind",
     "StageId",
@@ -36,6 +42,7 @@ __all__ = [
     "location_problem",
     "normalize_name",
     "parse_location",
+    "record_verdict",
     "stage_id",
     "stage_label",
     "suggest",
@@ -162,6 +169,28 @@ CheckId = Literal[
 ]
 CHECKS: tuple[str, ...] = get_args(CheckId)
 
+#: What a measurement says of a claimed head (issue "a measured status on every claim"):
+#: ``confirmed`` the check's score reaches its threshold; ``below-threshold`` above the chance baseline but
+#: under the threshold; ``contradicted`` the check runs and the head is at chance; ``no-check`` no check
+#: applies to the head type.
+Verdict = Literal["confirmed", "below-threshold", "contradicted", "no-check"]
+VERDICTS: tuple[str, ...] = get_args(Verdict)
+#: ``heads list --status`` values: a verdict, or ``unchecked`` for claims that carry none.
+STATUSES: tuple[str, ...] = (*VERDICTS[:3], "unchecked")
+
+
+def record_verdict(head_verdicts: list[str]) -> str:
+    """The verdict of a claim from the verdicts of its heads: the worst of them
+    (contradicted < below-threshold < confirmed); ``no-check`` when there is none."""
+    for v in ("contradicted", "below-threshold", "confirmed"):
+        if v in head_verdicts:
+            worst = v
+            break
+    else:
+        return "no-check"
+    return worst
+
+
 # --------------------------------------------------------------------------- head locations
 
 #: Largest layer or head index accepted anywhere (a model has at most 1,000 of either).
@@ -206,6 +235,24 @@ def location_problem(layer: int, head: int, model_id: str, layers: int | None, h
 
 
 # --------------------------------------------------------------------------- names
+
+
+#: Neuronpedia's site. Read in github:hijohnnylin/neuronpedia @ ebb8426f: apps/webapp/lib/env.ts compares
+#: NEXT_PUBLIC_URL with 'https://www.neuronpedia.org', and apps/webapp/app/blog/posts/headvis.mdx links
+#: dashboards as https://www.neuronpedia.org/qwen3.6-27b/head/15/22.
+NEURONPEDIA_URL = "https://www.neuronpedia.org"
+
+
+def neuronpedia_head_url(neuronpedia_id: str, layer: int, head: int) -> str:
+    """The address of one attention head's dashboard on Neuronpedia (HeadVis metrics and sampled text).
+
+    ``neuronpedia_id`` is the model's id on Neuronpedia (``ModelInfo.neuronpedia_id``, e.g. ``gpt2-small``);
+    ``layer`` and ``head`` are 0-indexed, as in the catalogue. The pattern ``/<modelId>/head/<layer>/<head>``
+    is the route apps/webapp/app/[modelId]/head/[layerNum]/[headIndex]/page.tsx of github:hijohnnylin/neuronpedia
+    @ ebb8426f, which looks the numbers up unchanged in ModelHeadMetrics, whose ``layer`` and ``headIndex``
+    come from the 0-indexed ``range(n_layers)`` x ``range(n_heads)`` of
+    utils/neuronpedia-utils/neuronpedia_utils/headvis/compute-head-metrics.py (``write_scatter_data``)."""
+    return f"{NEURONPEDIA_URL}/{neuronpedia_id}/head/{layer}/{head}"
 
 
 def normalize_name(name: str) -> str:

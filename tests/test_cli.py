@@ -185,3 +185,39 @@ def test_text_output_fits_80_columns(cache: Path) -> None:
         assert result.exit_code == 0, (command, result.output)
         too_long += [(" ".join(command), line) for line in result.output.splitlines() if len(line) > 80]
     assert not too_long, too_long[:5]
+
+
+@pytest.mark.parametrize(
+    "args", [["show", "induction-head"], ["where", "gpt2-small", "L5H5"], ["list", "--stage", "LR"], ["model", "gpt2"]]
+)
+def test_query_path_builds_no_pydantic_model(data: Path, args: list[str]) -> None:
+    """The commands users wait on read ready-made answers from the index: once the index exists they import
+    neither pydantic nor sqlmodel (nor YAML or BibTeX parsers)."""
+    heads(data, "validate")  # builds the index
+    probe = (
+        "import sys\n"
+        f"sys.argv = ['heads', *{args!r}]\n"
+        "from catalogue.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "heavy = {'pydantic', 'sqlmodel', 'sqlalchemy', 'yaml', 'ruamel', 'bibtexparser', 'pylatexenc', 'torch'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "HEADS_DATA_DIR": str(data)}
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == "[]", r.stderr
+
+
+def test_where_links_the_neuronpedia_dashboard(write_data: WriteData, cache: Path) -> None:
+    from tests.helpers import MODELS
+
+    on_np = {**MODELS[0], "neuronpedia_id": "gpt2-small", "source": "test fixture; neuronpedia_id: test fixture"}
+    data = write_data(models=[on_np, MODELS[1]])
+    url = "https://www.neuronpedia.org/gpt2-small/head/5/9"
+    assert url in run(data, "where", "gpt2-small", "L5H9")
+    assert json.loads(run(data, "where", "gpt2-small", "5.9", "-f", "json"))["neuronpedia"] == url
+    # no head type recorded there: no claim to link
+    assert "neuronpedia" not in run(data, "where", "gpt2-small", "L0H0").lower()
+    # a model Neuronpedia does not publish: no link
+    plain = write_data(folder="plain")
+    assert "neuronpedia" not in run(plain, "where", "gpt2-small", "L5H9").lower()

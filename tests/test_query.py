@@ -198,3 +198,38 @@ def test_cite_and_stats(index: Index) -> None:
     s = query.stats(index)
     assert (s.heads, s.evidence, s.located_evidence, s.locations) == (2, 3, 2, 6)
     assert s.by_method["path-patching"] == 2 and s.by_year["2022"] == 1
+
+
+def _gpt2(**overrides: object) -> dict[str, object]:
+    from tests.helpers import MODELS
+
+    return {**MODELS[0], "parameters": 124_000_000, **overrides}
+
+
+@pytest.mark.parametrize(
+    ("model", "heads", "expected"),
+    [
+        (_gpt2(), None, ["gpt2-small"]),
+        (_gpt2(parameters=2_000_000_000), None, []),  # too large for the bound
+        (_gpt2(parameters=None), None, []),  # size not recorded: never guessed
+        (_gpt2(hf_id=None), None, []),  # not on the hub
+        (_gpt2(), [make_head(check=None), make_prev(check=None)], []),  # no head type with a check
+        (_gpt2(), [make_head(evidence=[make_head()["evidence"][1]]), make_prev(check=None)], []),  # no location
+    ],
+    ids=["listed", "too-large", "size-unknown", "not-on-hub", "no-check", "not-located"],
+)
+def test_models_to_check(
+    write_data: WriteData,
+    cache: Path,
+    model: dict[str, object],
+    heads: list[dict[str, object]] | None,
+    expected: list[str],
+) -> None:
+    model = {k: v for k, v in model.items() if v is not None}
+    index = Index.open(data_paths(write_data(models=[model], heads=heads)))
+    assert [m["id"] for m in query.models_to_check(index, max_parameters=1.5e9)] == expected
+
+
+def test_models_to_check_needs_a_positive_bound(index: Index) -> None:
+    with pytest.raises(UsageError, match="max-parameters"):
+        query.models_to_check(index, max_parameters=0)

@@ -226,3 +226,14 @@ def test_rendering_compares_no_pydantic_objects(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(BaseModel, "__eq__", counting)
     render.pages(cat, repo_url="https://example.org/repo")
     assert compared == []
+
+
+def test_claimed_heads_link_their_neuronpedia_dashboards(write_data: WriteData) -> None:
+    from tests.helpers import MODELS
+
+    on_np = {**MODELS[0], "neuronpedia_id": "gpt2-small", "source": "test fixture; neuronpedia_id: test fixture"}
+    pages = _pages(load(write_data(models=[on_np, MODELS[1]])))
+    link = "[L5H9](<https://www.neuronpedia.org/gpt2-small/head/5/9>)"
+    assert link in pages["heads/induction-head.md"] and link in pages["models/gpt2-small.md"]
+    plain = _pages(load(write_data(folder="plain")))
+    assert "neuronpedia" not in plain["heads/induction-head.md"] + plain["models/gpt2-small.md"]

@@ -80,3 +80,17 @@ def test_vocabularies_are_derived_from_types() -> None:
 @pytest.mark.parametrize("name", ["Induction Heads", "induction_head", " INDUCTION-HEAD ", "induction"])
 def test_normalize_name_folds_variants(name: str) -> None:
     assert normalize_name(name) == "induction"
+
+
+def test_a_neuronpedia_id_needs_its_source() -> None:
+    from catalogue.schema import ModelInfo
+    from catalogue.vocab import neuronpedia_head_url
+    from tests.helpers import MODELS
+
+    m = ModelInfo.model_validate({**MODELS[0], "neuronpedia_id": "gpt2-small", "source": "x; neuronpedia_id: y"})
+    assert m.neuronpedia_id is not None
+    assert neuronpedia_head_url(m.neuronpedia_id, 9, 1) == "https://www.neuronpedia.org/gpt2-small/head/9/1"
+    with pytest.raises(ValidationError, match="neuronpedia_id needs its source"):
+        ModelInfo.model_validate({**MODELS[0], "neuronpedia_id": "gpt2-small"})
+    with pytest.raises(ValidationError, match="not valid"):
+        ModelInfo.model_validate({**MODELS[0], "neuronpedia_id": "GPT2 small", "source": "neuronpedia"})

@@ -45,15 +45,38 @@ def test_there_are_tables() -> None:
     assert TABLES, "no per-head score tables under data/scores/"
 
 
-@pytest.mark.parametrize("table", TABLES, ids=[f"{p.parent.name}/{p.name}" for p in TABLES])
-def test_table_is_whole_sorted_and_in_range(table: Path) -> None:
+#: What the provenance of a table imported from Neuronpedia (`heads neuronpedia import`) must say instead.
+REQUIRED_NEURONPEDIA = (
+    "source",
+    "model",
+    "neuronpedia_id",
+    "metric",
+    "score",
+    "definition_source",
+    "text",
+    "export_sha256",
+    "rows",
+    "indexing",
+    "selection_rule",
+)
+
+
+def check_table(table: Path, models: dict[str, dict[str, object]], cites: set[str]) -> None:
+    """The rules every table under data/scores/ keeps (shared with tests/test_neuronpedia.py)."""
     meta = yaml.safe_load(table.with_suffix(".yaml").read_text())
-    for key in REQUIRED:
-        assert meta.get(key) not in (None, ""), f"{key} missing in {table.with_suffix('.yaml').name}"
-    assert meta["cite"] == table.parent.name
-    assert meta["cite"] in CITES, f"cite {meta['cite']} is not in references.bib"
-    assert re.fullmatch(r"[0-9a-f]{40}", meta["source_commit"])
-    model = MODELS.get(meta["model"])
+    if table.parent.name == "neuronpedia":
+        for key in REQUIRED_NEURONPEDIA:
+            assert meta.get(key) not in (None, ""), f"{key} missing in {table.with_suffix('.yaml').name}"
+        assert meta["source"] == "neuronpedia" and "natural text" in meta["text"]
+        assert re.fullmatch(r"[0-9a-f]{64}", meta["export_sha256"])
+        assert models[meta["model"]].get("neuronpedia_id") == meta["neuronpedia_id"]
+    else:
+        for key in REQUIRED:
+            assert meta.get(key) not in (None, ""), f"{key} missing in {table.with_suffix('.yaml').name}"
+        assert meta["cite"] == table.parent.name
+        assert meta["cite"] in cites, f"cite {meta['cite']} is not in references.bib"
+        assert re.fullmatch(r"[0-9a-f]{40}", meta["source_commit"])
+    model = models.get(meta["model"])
     assert model is not None, f"model {meta['model']} is not in models.yaml"
     assert table.name == f"{meta['model']}.csv" or table.name.startswith(f"{meta['model']}."), (
         "file name starts with the model id"
@@ -76,3 +99,8 @@ def test_table_is_whole_sorted_and_in_range(table: Path) -> None:
     for location in meta.get("selected", []):
         layer, head = map(int, re.fullmatch(r"L(\d+)H(\d+)", location).groups())  # type: ignore[union-attr]
         assert (layer, head) in set(keys)
+
+
+@pytest.mark.parametrize("table", TABLES, ids=[f"{p.parent.name}/{p.name}" for p in TABLES])
+def test_table_is_whole_sorted_and_in_range(table: Path) -> None:
+    check_table(table, MODELS, CITES)

@@ -1,4 +1,4 @@
-"""Commands about the data as a whole: validate, export, schema."""
+"""Commands about the data as a whole: validate, export, schema, neuronpedia import."""
 
 from __future__ import annotations
 
@@ -93,3 +93,25 @@ def schema(
             raise typer.Exit(1)
     else:
         typer.echo(f"wrote {write_atomic(output, text)}", err=True)
+
+
+neuronpedia = typer.Typer(help="Neuronpedia's per-head attention metrics (on natural text), beside the catalogue's.")
+app.add_typer(neuronpedia, name="neuronpedia", rich_help_panel=PANEL)
+
+
+@neuronpedia.command("import")
+def neuronpedia_import(
+    export: Annotated[
+        Path,
+        typer.Argument(
+            help="A HeadVis export folder from Neuronpedia's exports (v1/<neuronpedia id>/headvis/<dataset>/), "
+            "or its scatter_data.json with config.json beside it."
+        ),
+    ],
+    model: Annotated[str, typer.Option("--model", "-m", help="Registry id or Hugging Face id of the model.")],
+) -> None:
+    """Store Neuronpedia's per-head metrics of a model as score tables under data/scores/neuronpedia/."""
+    from catalogue.neuronpedia import import_export
+
+    for path in import_export(export, model, data=state.data, cache=state.cache_dir):
+        typer.echo(path)

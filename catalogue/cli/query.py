@@ -56,10 +56,17 @@ def list_(
     in_survey: Annotated[
         Optional[bool], typer.Option("--in-survey/--not-in-survey", help="Only types the survey names (or does not).")
     ] = None,
+    status: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Claims measured by the catalogue's checks: confirmed, below-threshold, contradicted or unchecked "
+            "(JSON and YAML then hold only those evidence records)."
+        ),
+    ] = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.table,
 ) -> None:
-    """List head types, filtered by stage, sub-category, method, model, family, paper, year, layers, source kind
-    or survey membership.
+    """List head types, filtered by stage, sub-category, method, model, family, paper, year, layers, source kind,
+    survey membership or claim status.
 
     A filter given twice is a union (--stage KR --stage EP: either stage); different filters all apply, and the
     evidence filters must hold for one evidence record.
@@ -78,6 +85,7 @@ def list_(
         layers=tuple(layers or ()),
         source_kind=tuple(source_kind or ()),
         in_survey=in_survey,
+        status=status,
     )
     if format in (ListFormat.json, ListFormat.yaml):  # complete records
         typer.echo(formats.render_rows([], format.value, full=query.list_heads(index, filters)))
@@ -152,12 +160,35 @@ def model_(model: Annotated[str, typer.Argument(help="Model registry id or Huggi
     typer.echo(formats.model_text(m, head_map))
 
 
+class ModelsFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
 @app.command("models", rich_help_panel=PANEL)
-def models_() -> None:
+def models_(
+    claims: Annotated[
+        bool,
+        typer.Option(
+            "--claims",
+            help="Only Hugging Face models with claims a check can measure and a recorded size up to "
+            "--max-parameters (the list the check-claims workflow runs).",
+        ),
+    ] = False,
+    max_parameters: Annotated[
+        float, typer.Option(help="With --claims: the largest parameter count to include.", min=1)
+    ] = 1.5e9,
+    format: Annotated[ModelsFormat, typer.Option("--format", "-f", help="Output format.")] = ModelsFormat.table,
+) -> None:
     """The model registry: ids, Hugging Face ids and dimensions."""
     from catalogue import formats, query
 
-    typer.echo(formats.models_table(query.models(state.index())))
+    index = state.index()
+    found = query.models_to_check(index, max_parameters=max_parameters) if claims else query.models(index)
+    if format is ModelsFormat.json:
+        typer.echo(formats.render_rows([], "json", full=found))
+    else:
+        typer.echo(formats.models_table(found))
 
 
 @app.command(rich_help_panel=PANEL)

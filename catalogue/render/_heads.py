@@ -9,20 +9,22 @@ from catalogue.render._markup import (
     _ext_link,
     _fence,
     _link,
-    _locations,
     _num,
     _paras,
     _stage_order,
     _table,
     check_module,
+    checked_cell,
     esc,
     head_path,
+    heads_cell,
     model_path,
     paper_path,
     stage_path,
     url,
 )
 from catalogue.schema import STAGES, HeadType, StageInfo
+from catalogue.vocab import VERDICTS
 
 
 def _home(ctx: _Ctx, intro: str) -> str:
@@ -120,14 +122,31 @@ def _evidence_rows(ctx: _Ctx, page: str, h: HeadType) -> list[list[str]]:
                 _link(e.model, page, model_path(e.model))
                 if e.model and e.model in ctx.cat.models
                 else esc(e.model or "—"),
-                _locations(e) or "—",
+                heads_cell(e, ctx.cat.models),
                 _link(method.name, page, "methods.md", e.method) if method else esc(e.method),
                 esc(e.task or ""),
                 score,
+                checked_cell(e),
                 esc(e.source),
             ]
         )
     return rows
+
+
+def _checked_summary(h: HeadType) -> list[str]:
+    """How many of the located claims the catalogue's own checks confirmed."""
+    located = [e for e in h.evidence if e.locations]
+    if not located or h.check is None:
+        return []
+    counts = {v: sum(1 for e in located if e.checked and e.checked.verdict == v) for v in VERDICTS}
+    unchecked = sum(1 for e in located if e.checked is None)
+    parts = [f"{counts['below-threshold']} below threshold", f"{counts['contradicted']} contradicted"]
+    parts.append(f"{unchecked} not yet measured")
+    return [
+        f"**Checked:** {counts['confirmed']} of {len(located)} located claims confirmed by the catalogue's "
+        f"`{esc(h.check)}` check ({', '.join(parts)}).",
+        "",
+    ]
 
 
 def _evidence_details(h: HeadType) -> list[str]:
@@ -169,8 +188,9 @@ def _head(ctx: _Ctx, h: HeadType) -> str:
     lines += [
         "## Evidence",
         "",
+        *_checked_summary(h),
         _table(
-            ["#", "Work", "Model", "Heads", "Method", "Task", "Score", "Where it was read"],
+            ["#", "Work", "Model", "Heads", "Method", "Task", "Score", "Checked", "Where it was read"],
             _evidence_rows(ctx, page, h),
         ),
         "",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from catalogue.schema import STAGES, Catalogue, Evidence, HeadType
-from catalogue.vocab import STAGE_ABBREVIATIONS
+from catalogue.schema import STAGES, Catalogue, Evidence, HeadType, ModelInfo
+from catalogue.vocab import STAGE_ABBREVIATIONS, neuronpedia_head_url
 
 #: The CSS class suffix of each stage (``stage-kr``): its abbreviation in lower case.
 STAGE_CLASS = {s: a.lower() for s, a in STAGE_ABBREVIATIONS.items()}
@@ -132,8 +132,27 @@ def _locations(e: Evidence) -> str:
     return " ".join(str(loc) for loc in e.locations)
 
 
+def heads_cell(e: Evidence, models: Mapping[str, ModelInfo]) -> str:
+    """The "Heads" cell of an evidence row: each located head, linked to its Neuronpedia dashboard where
+    Neuronpedia publishes head metrics for the model (``neuronpedia_id``), or ``—``."""
+    m = models.get(e.model) if e.model else None
+    if m is None or m.neuronpedia_id is None:
+        return _locations(e) or "—"
+    links = [_ext_link(str(loc), neuronpedia_head_url(m.neuronpedia_id, loc.layer, loc.head)) for loc in e.locations]
+    return " ".join(links) or "—"
+
+
 def _num(value: float) -> str:
     return f"{value:g}"
+
+
+def checked_cell(e: Evidence) -> str:
+    """The "Checked" cell of an evidence row: the verdict, each head's score and the date, or why there is none."""
+    if e.checked is None:
+        return "not yet measured" if e.locations else "—"
+    c = e.checked
+    scores = ", ".join(f"{h.head} {h.score:.2f}" for h in c.heads)
+    return f"**{esc(c.verdict)}** ({esc(c.check)}: {esc(scores)}; {c.date.isoformat()})"
 
 
 # --------------------------------------------------------------------------- context shared by pages

@@ -11,11 +11,12 @@ from catalogue.render._markup import (
     _ext_link,
     _fence,
     _link,
-    _locations,
     _paras,
     _table,
+    checked_cell,
     esc,
     head_path,
+    heads_cell,
     model_path,
     paper_path,
     url,
@@ -121,18 +122,19 @@ def _model(ctx: _Ctx, m: ModelInfo) -> str:
             rows.append(
                 [
                     _link(h.name, page, head_path(h.id)),
-                    _locations(e) or "—",
+                    heads_cell(e, ctx.cat.models),
                     esc(e.method),
                     _link(ctx.ref_label(e.cite), page, paper_path(e.cite))
                     if e.cite in ctx.cat.references
                     else esc(e.cite),
+                    checked_cell(e),
                     esc(e.source),
                 ]
             )
         lines += [
             "## Evidence in this model",
             "",
-            _table(["Head type", "Heads", "Method", "Work", "Where it was read"], rows),
+            _table(["Head type", "Heads", "Method", "Work", "Checked", "Where it was read"], rows),
             "",
         ]
     return "\n".join(lines)
@@ -180,7 +182,7 @@ def _paper(ctx: _Ctx, r: Reference) -> str:
                 _link(e.model, page, model_path(e.model))
                 if e.model and e.model in ctx.cat.models
                 else esc(e.model or "—"),
-                _locations(e) or "—",
+                heads_cell(e, ctx.cat.models),
                 esc(e.method),
                 esc(e.source),
             ]
