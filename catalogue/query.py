@@ -77,8 +77,12 @@ class Filters:
     layers: tuple[str, ...] = ()
     source_kind: tuple[str, ...] = ()
     in_survey: bool | None = None
-    #: a claim's measured status: confirmed, below-threshold, contradicted, or unchecked (located, no verdict)
-    status: str | None = None
+    #: claims' measured statuses: confirmed, below-threshold, contradicted, or unchecked (located, no verdict)
+    status: tuple[str, ...] | str | None = None
+
+    def statuses(self) -> tuple[str, ...]:
+        """``status`` as a tuple (one value may be given as a string)."""
+        return (self.status,) if isinstance(self.status, str) else tuple(self.status or ())
 
 
 def parse_range(text: str, option: str, lo: int, hi: int) -> tuple[int, int]:
@@ -155,7 +159,7 @@ def list_heads(index: Index, f: Filters = Filters()) -> list[Record]:
     """Head types matching every given filter, sorted by stage order then id. With a ``status`` filter each
     head type keeps only its evidence records (claims) of that status."""
     heads = [_json(r[0]) for r in index.raw(*_list_sql(index, f, "h.data"))]
-    return claims(heads, f.status) if f.status is not None else heads
+    return claims(heads, f.statuses()) if f.statuses() else heads
 
 
 _ROW_COLUMNS = ("id", "name", "stages", "in_survey", "evidence", "models", "years", "summary")
@@ -238,8 +242,8 @@ def _list_sql(index: Index, f: Filters, columns: str) -> tuple[str, dict[str, ob
     if f.source_kind:
         kinds: list[object] = [_check_choice(k, SOURCE_KINDS, "--source-kind") for k in f.source_kind]
         ev.append(q.any_of("json_extract(hd.data, '$.evidence[' || e.ordinal || '].source_kind')", kinds))
-    if f.status is not None:
-        ev.append(_status_sql(f.status))
+    if f.statuses():
+        ev.append("(" + " OR ".join(_status_sql(x) for x in f.statuses()) + ")")
     if ev:
         where.append(
             "h.id IN (SELECT e.head_id FROM evidence e JOIN head hd ON hd.id = e.head_id WHERE "
@@ -270,12 +274,13 @@ def evidence_status(e: Record) -> str | None:
     return "unchecked" if e.get("locations") else None
 
 
-def claims(heads: list[Record], status: str) -> list[Record]:
-    """These head types with only their evidence records of this status (``heads list --status``)."""
-    value = _check_choice(status, STATUSES, "--status")
+def claims(heads: list[Record], status: str | tuple[str, ...]) -> list[Record]:
+    """These head types with only their evidence records of this status, or of any of these statuses
+    (``heads list --status``)."""
+    values = {_check_choice(x, STATUSES, "--status") for x in ((status,) if isinstance(status, str) else status)}
     out = []
     for h in heads:
-        kept = [e for e in h["evidence"] if evidence_status(e) == value]
+        kept = [e for e in h["evidence"] if evidence_status(e) in values]
         if kept:
             out.append({**h, "evidence": kept})
     return out

@@ -68,6 +68,8 @@ def test_bad_filters_explain(index: Index, filters: query.Filters, fragment: str
         (query.Filters(method=("scoring", "path-patching"), paper=("olsson2022incontext",)), ["induction-head"]),
         (query.Filters(paper=("2209.11895", "2211.00593")), ["previous-token-head", "induction-head"]),
         (query.Filters(year=("2022", "2023")), ["previous-token-head", "induction-head"]),
+        (query.Filters(status=("confirmed",)), []),
+        (query.Filters(status=("confirmed", "unchecked")), ["previous-token-head", "induction-head"]),
         # the filters researchers expect: family, layer range, year range, sub-category
         (query.Filters(family=("GPT2",)), ["previous-token-head", "induction-head"]),
         (query.Filters(family=("toy",)), []),

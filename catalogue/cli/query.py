@@ -57,7 +57,7 @@ def list_(
         Optional[bool], typer.Option("--in-survey/--not-in-survey", help="Only types the survey names (or does not).")
     ] = None,
     status: Annotated[
-        Optional[str],
+        Many,
         typer.Option(
             help="Claims measured by the catalogue's checks: confirmed, below-threshold, contradicted or unchecked "
             "(JSON and YAML then hold only those evidence records)."
@@ -85,7 +85,7 @@ def list_(
         layers=tuple(layers or ()),
         source_kind=tuple(source_kind or ()),
         in_survey=in_survey,
-        status=status,
+        status=tuple(status or ()),
     )
     if format in (ListFormat.json, ListFormat.yaml):  # complete records
         typer.echo(formats.render_rows([], format.value, full=query.list_heads(index, filters)))
