@@ -214,12 +214,13 @@ def _parse_yaml(text: str, name: str, problems: Report) -> Any:
     except yaml.MarkedYAMLError as exc:
         if exc.problem == "could not find expected ':'" and exc.context_mark is not None:
             # PyYAML notices the missing colon on the next line; the key without one is at the context mark
-            line = exc.context_mark.line + 1
-            bad = text.splitlines()[line - 1].strip() if line <= len(text.splitlines()) else ""
+            key_line = exc.context_mark.line + 1
+            all_lines = text.splitlines()
+            bad = all_lines[key_line - 1].strip() if key_line <= len(all_lines) else ""
             problems.append(
                 Problem(
                     name,
-                    line,
+                    key_line,
                     "",
                     f"YAML error: no ':' after the key in {bad[:60]!r}",
                     "write `key: value` (a colon and a space after the key)",
