@@ -102,7 +102,7 @@ def test_validate_ok_and_schema(data: Path, tmp_path: Path) -> None:
         (["model", "nope"], "no model is called"),
         (["cite", "nope-head"], "no head type is called"),
         (["list", "--format", "xml"], "Invalid value"),
-        (["list", "--year", "abc"], "Invalid value"),
+        (["list", "--year", "abc"], "--year 'abc': write one number or a range"),
         (["frobnicate"], "No such command"),
     ],
 )

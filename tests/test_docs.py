@@ -50,15 +50,29 @@ def test_readme_python_block_runs() -> None:
 
 
 def _bash_commands() -> list[str]:
-    """Each command line of the README's ```bash blocks, comments cut (a line starting with a blank
-    continues the comment of the line above)."""
-    return [
-        line.split("  #")[0].strip()
-        for block in _blocks("bash")
-        for line in block.splitlines()
-        if line.strip() and not line[0].isspace()
-    ]
+    """Each command of the README's ```bash blocks, comments cut (a line starting with a blank continues the
+    comment of the line above). A shell loop (``for ...; do`` to ``done``) is one command, written on one line."""
+    out: list[str] = []
+    loop: list[str] = []
+    for block in _blocks("bash"):
+        for line in block.splitlines():
+            if not line.strip() or (line[0].isspace() and not loop):
+                continue
+            text = line.split("  #")[0].strip()
+            if loop or text.endswith("; do"):
+                loop.append(text)
+                if text == "done":
+                    out.append(" ".join(loop))
+                    loop = []
+                continue
+            out.append(text)
+    return out
 
+
+NEURONPEDIA_DOWNLOAD = (
+    "mkdir -p np && for f in config.json scatter_data.json; do curl -fsSL -o np/$f "
+    "https://neuronpedia-datasets.s3.us-east-1.amazonaws.com/v1/gpt2-small/headvis/monology-pile-uncopyrighted/$f done"
+)
 
 #: Commands not run here, each with the reason. Every other command of a ```bash block runs.
 NOT_RUN = {
@@ -72,6 +86,10 @@ NOT_RUN = {
         "that --model gpt2 finds the registry's gpt2-small"
     ),
     "python benchmarks/bench_core.py": "a long run (builds a 100x catalogue)",
+    NEURONPEDIA_DOWNLOAD: "downloads Neuronpedia's HeadVis export (network)",
+    "heads neuronpedia import np --model gpt2-small": (
+        "needs the export the command above downloads (network); tests/test_neuronpedia.py imports exports"
+    ),
     "python benchmarks/bench_site.py": "a long run (mkdocs build of a 100x catalogue)",
     'pip install -e ".[verify,bench]" -c constraints/ci.txt && python benchmarks/bench_scan.py': (
         "installs TransformerLens from the package index (network) and a long run"
