@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -188,3 +189,16 @@ def test_verify_resolves_a_registry_model_by_its_hugging_face_id(monkeypatch: py
     assert "no model is called" not in result.output
     assert "'gpt2-small' from 'gpt2'" in result.output or "claim" in result.output
     assert "Traceback" not in result.output
+
+
+def test_unreachable_hub_switches_to_offline_at_once(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    """Without a network huggingface_hub retries each request (~28 s) before failing: when the hub cannot be
+    reached the command sets HF_HUB_OFFLINE first, so cached models load and others fail at once."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(cli_verify, "_hub_reachable", lambda timeout=2.0: False)
+    cli_verify._go_offline_if_unreachable("gpt2-small", api_loaded=False)
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    assert "cannot be reached" in capsys.readouterr().err
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    cli_verify._go_offline_if_unreachable("toy-induction", api_loaded=False)  # toy models need no hub
+    assert "HF_HUB_OFFLINE" not in os.environ
