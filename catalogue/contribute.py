@@ -116,7 +116,7 @@ def add_evidence(
 
 
 #: The answers `heads new` / `add-evidence` check one by one when asked interactively.
-ANSWERS = ("id", "stage", "subcategory", "cite", "method", "model", "locations")
+ANSWERS = ("id", "stage", "subcategory", "cite", "method", "model", "locations", "source_kind")
 
 
 def answer_problem(
@@ -130,7 +130,7 @@ def answer_problem(
     a registry model, and heads inside that model.
     """
     from catalogue.schema import HEAD_ID_PATTERN
-    from catalogue.vocab import METHODS, SUBCATEGORY_STAGE, parse_location
+    from catalogue.vocab import METHODS, SOURCE_KINDS, SUBCATEGORY_STAGE, parse_location
 
     v = value.strip()
     if field == "id":
@@ -154,6 +154,8 @@ def answer_problem(
         return f"unknown cite key {v!r}: add its BibTeX entry to references.bib first"
     if field == "method":
         return None if v in METHODS else f"{v!r} is not a method: one of {', '.join(METHODS)}"
+    if field == "source_kind":
+        return None if v in SOURCE_KINDS else f"{v!r} is not a source kind: one of {', '.join(SOURCE_KINDS)}"
     if field == "model":
         try:
             query.resolve_model(v, _answer_index(data, cache))

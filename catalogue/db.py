@@ -19,6 +19,7 @@ from sqlmodel import Field, SQLModel, create_engine
 
 from catalogue.paths import SCHEMA_VERSION
 from catalogue.schema import Catalogue, Reference
+from catalogue.scores import ranks
 from catalogue.vocab import normalize_name, stage_label
 
 __all__ = [
@@ -29,6 +30,8 @@ __all__ = [
     "ModelRow",
     "NameRow",
     "ReferenceRow",
+    "ScoreRow",
+    "ScoreTableRow",
     "StageRow",
     "build",
 ]
@@ -45,7 +48,8 @@ class HeadRow(SQLModel, table=True):
     models: str = ""  # model ids of the evidence, sorted, comma-separated
     years: str = ""  # years of the cited works, sorted, comma-separated
     evidence: int = 0
-    data: str  # the validated HeadType as JSON
+    standing: str = Field(index=True)  # catalogue.vocab.standing of its evidence
+    data: str  # the validated HeadType as JSON, plus its "standing"
 
 
 class NameRow(SQLModel, table=True):
@@ -70,8 +74,33 @@ class EvidenceRow(SQLModel, table=True):
     model: str | None = Field(default=None, index=True)
     method: str = Field(index=True)
     year: int = Field(index=True)
+    source_kind: str = Field(index=True)
+    stance: str
+    scores: str | None = None  # path of its score table
     located: bool = Field(default=False, index=True)  # gives concrete heads: a claim a check can measure
     verdict: str | None = Field(default=None, index=True)  # the checked block's verdict; NULL: not checked
+
+
+class ScoreTableRow(SQLModel, table=True):
+    __tablename__ = "score_table"
+    path: str = Field(primary_key=True)  # data/scores/<cite>/<model>[.<score>].csv
+    cite: str = Field(index=True)
+    model: str = Field(index=True)
+    name: str  # the score's name within the work ("" when it releases one per model)
+    head_unit: str  # head | kv_head
+    rows: int
+    low: float
+    high: float
+    data: str  # definition, selection rule, source as JSON
+
+
+class ScoreRow(SQLModel, table=True):
+    __tablename__ = "score"
+    table_path: str = Field(foreign_key="score_table.path", primary_key=True)
+    layer: int = Field(primary_key=True)
+    head: int = Field(primary_key=True)
+    score: float
+    rank: int  # 1 = highest score in its table; ties share the best rank
 
 
 class LocationRow(SQLModel, table=True):
@@ -185,7 +214,11 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
                 "models": ",".join(sorted({e.model for e in h.evidence if e.model})),
                 "years": ",".join(str(y) for y in sorted(set(years))),
                 "evidence": len(h.evidence),
-                "data": h.model_dump_json(exclude_defaults=True),
+                "standing": cat.standing(h),
+                "data": json.dumps(
+                    {**h.model_dump(mode="json", exclude_defaults=True), "standing": cat.standing(h)},
+                    ensure_ascii=False,
+                ),
             }
         )
         names += [{"name": n, "head_id": h.id} for n in sorted({normalize_name(x) for x in h.names})]
@@ -203,6 +236,9 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
                     "model": e.model,
                     "method": e.method,
                     "year": ref.year,
+                    "source_kind": e.source_kind,
+                    "stance": e.stance,
+                    "scores": e.scores,
                     "located": bool(e.locations),
                     "verdict": e.checked.verdict if e.checked else None,
                 }
@@ -240,6 +276,34 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
                     "data": m.model_dump_json(exclude_none=True),
                 }
                 for m in cat.models.values()
+            ],
+        ),
+        (
+            ScoreTableRow,
+            [
+                {
+                    "path": t.path,
+                    "cite": t.cite,
+                    "model": t.model,
+                    "name": t.name,
+                    "head_unit": t.head_unit,
+                    "rows": len(t.rows),
+                    "low": min((r[2] for r in t.rows), default=0.0),
+                    "high": max((r[2] for r in t.rows), default=0.0),
+                    "data": json.dumps(
+                        {"definition": t.definition, "selection_rule": t.selection_rule, "source": t.source},
+                        ensure_ascii=False,
+                    ),
+                }
+                for t in cat.scores.values()
+            ],
+        ),
+        (
+            ScoreRow,
+            [
+                {"table_path": t.path, "layer": layer, "head": head, "score": score, "rank": rank}
+                for t in cat.scores.values()
+                for layer, head, score, rank in ranks(t.rows)
             ],
         ),
         (

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from catalogue.headmap import SEVERAL, HeadMap
-from catalogue.vocab import STAGE_ABBREVIATIONS, STAGES, format_location, neuronpedia_head_url
+from catalogue.vocab import STAGE_ABBREVIATIONS, STAGES, STANDING_RULE, format_location, neuronpedia_head_url
 
 __all__ = [
     "Format",
@@ -115,6 +115,9 @@ def evidence_rows(heads: Sequence[Record]) -> list[dict[str, Any]]:
             "metric": e.get("metric") or "",
             "value": "" if e.get("value") is None else e["value"],
             "source": e["source"],
+            "source_kind": e["source_kind"],
+            "stance": e.get("stance", "support"),
+            "scores": e.get("scores") or "",
         }
         for h in heads
         for e in h["evidence"]
@@ -160,7 +163,10 @@ def _evidence_lines(out: _Text, e: Record, labels: Mapping[str, str], indent: in
         out.field("task:", e["task"], inner)
     if e.get("metric"):
         out.add(e["metric"] + (f" = {e['value']:g}" if e.get("value") is not None else ""), inner, hang=2)
-    out.field("source:", e["source"], inner)
+    stance = e.get("stance", "support")
+    out.field("source:", f"{e['source']} ({e['source_kind']}{'' if stance == 'support' else '; ' + stance})", inner)
+    if e.get("scores"):
+        out.field("scores:", e["scores"], inner)
     if e.get("note"):
         out.field("note:", e["note"], inner)
     c = e.get("checked")
@@ -198,6 +204,8 @@ def head_text(h: Record, labels: Mapping[str, str], *, width: int | None = None)
         out.field("stage:    ", f"{p['stage']}{sub}  (placed by {p['placed_by']})")
     badges = f"; list badges {', '.join(h['list_badges'])}" if h.get("list_badges") else ""
     out.field("survey:   ", ("named in the survey" if h["in_survey"] else "not in the survey") + badges)
+    if h.get("standing"):
+        out.field("standing: ", f"{h['standing']}  ({STANDING_RULE[h['standing']]})")
     if h.get("check"):
         out.field("verify:   ", f"heads verify {h['id']} --model MODEL   (check: {h['check']})")
     out.add("")
@@ -225,31 +233,42 @@ def where_text(
     loc: tuple[int, int],
     found: Sequence[tuple[Record, Sequence[Record]]],
     labels: Mapping[str, str],
+    scores: Sequence[Record] = (),
     *,
     width: int | None = None,
 ) -> str:
-    """`heads where` as text: each head type recorded at this head, with the evidence placing it there."""
+    """`heads where` as text: each head type recorded at this head, with the evidence placing it there,
+    then the head's score and rank in each per-head score table of the model."""
     here = f"{model['id']} {format_location(*loc)}"
-    if not found:
-        return f"{here}: no head type is recorded at this head"
     out = _Text(width or terminal_width())
-    out.add(f"{here}:")
+    if not found:
+        out.add(f"{here}: no head type is recorded at this head")
+    else:
+        out.add(f"{here}:")
     for h, evidence in found:
         out.add(f"{h['id']} ({h['name']})", 2)
         for e in evidence:
             _evidence_lines(out, e, labels, 4)
-    if model.get("neuronpedia_id"):
+    if scores:
+        out.add("Scores in the authors' per-head tables:")
+        for r in scores:
+            unit = " (its key/value head)" if r["head_unit"] == "kv_head" else ""
+            out.add(f"{r['score']:.4g}  rank {r['rank']} of {r['rows']}{unit}  {r['table']}", 2, hang=4)
+    if found and model.get("neuronpedia_id"):  # a dashboard link for a head with a recorded role
         out.add("")
         out.field("Neuronpedia:", neuronpedia_head_url(model["neuronpedia_id"], *loc))
     return str(out)
 
 
-def where_json(model: Record, loc: tuple[int, int], found: Sequence[tuple[Record, Sequence[Record]]]) -> Any:
+def where_json(
+    model: Record, loc: tuple[int, int], found: Sequence[tuple[Record, Sequence[Record]]], scores: Sequence[Record] = ()
+) -> Any:
     npid = model.get("neuronpedia_id")
     return {
         "model": model["id"],
         "head": format_location(*loc),
         "head_types": [{"id": h["id"], "name": h["name"], "evidence": list(ev)} for h, ev in found],
+        "scores": list(scores),
         **({"neuronpedia": neuronpedia_head_url(npid, *loc)} if npid and found else {}),
     }
 

@@ -36,6 +36,7 @@ from catalogue.schema import (
     Reference,
     Taxonomy,
 )
+from catalogue.scores import ScoreTable, evidence_problem, parse_table
 from catalogue.vocab import location_problem, normalize_name
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "DataPaths", "check", "data_paths", "default_data_dir", "load", "read_text"]
@@ -449,7 +450,15 @@ def _check(paths: DataPaths, overrides: Mapping[Path, str] | None = None) -> tup
 
     # head types, one file each
     heads, known_ids = _read_heads(paths, problems, read, overrides)
-    problems.extend(_cross_check(heads, known_ids, model_ids, cite_keys))
+    tables = _read_tables(paths, problems, read, overrides)
+    # what other files may refer to: entries that failed validation still count, and a file that could not be
+    # read at all checks nothing, so one broken file reports its own error instead of hundreds of unknown names
+    model_names: set[str] | None = None
+    if isinstance(mod_doc, dict) and isinstance(mod_doc.get("models"), list):
+        model_names = {str(x["id"]) for x in mod_doc["models"] if isinstance(x, dict) and "id" in x}
+    cite_names = cite_keys if bib_text is not None else None
+    problems.extend(_cross_check(heads, known_ids, model_ids, cite_names, model_names))
+    problems.extend(_check_scores(heads, tables, model_ids))
 
     if taxonomy is not None:
         if taxonomy.cite not in cite_keys:
@@ -481,6 +490,7 @@ def _check(paths: DataPaths, overrides: Mapping[Path, str] | None = None) -> tup
         models=list(model_ids.values()),
         taxonomy=taxonomy,
         references=references,
+        scores=list(tables.values()),
         digest=paths.digest(read),
     )
     for key in sorted(set(references) - cat.cited_keys()):
@@ -497,6 +507,48 @@ def _check(paths: DataPaths, overrides: Mapping[Path, str] | None = None) -> tup
     return cat, problems
 
 
+def _read_tables(
+    paths: DataPaths, problems: Report, read: dict[Path, bytes], overrides: Mapping[Path, str] | None
+) -> dict[str, ScoreTable]:
+    """Every score table under ``scores/``, by the path evidence names it with (``data/scores/<cite>/<file>.csv``)."""
+    tables: dict[str, ScoreTable] = {}
+    for csv_path in (p for p in paths.score_files() if p.suffix == ".csv"):
+        name, rel = _display(csv_path), f"data/{csv_path.relative_to(paths.folder).as_posix()}"
+        manifest = csv_path.with_suffix(".yaml")
+        if not manifest.exists():
+            problems.add(
+                Problem(name, None, "", "no manifest beside it", f"add {manifest.name} (scripts/import_scores.py)")
+            )
+            continue
+        csv_text = read_text(csv_path, problems, read, overrides)
+        meta_text = read_text(manifest, problems, read, overrides)
+        if csv_text is None or meta_text is None:
+            continue
+        table, messages = parse_table(csv_text, meta_text, rel)
+        problems.extend(Problem(name, None, "", m, "re-run scripts/import_scores.py") for m in messages)
+        if table is not None and not messages:
+            tables[rel] = table
+    return tables
+
+
+def _check_scores(
+    heads: list[_HeadFile], tables: dict[str, ScoreTable], models: dict[str, ModelInfo]
+) -> Iterator[Problem]:
+    """Each ``scores:`` names a table of the record's cite and model that scores each of its locations."""
+    for f in heads:
+        for j, e in enumerate(f.head.evidence):
+            if e.scores is None:
+                continue
+            m = models.get(e.model or "")
+            group = m.heads // m.kv_heads if m is not None and m.heads and m.kv_heads else None
+            why = evidence_problem(
+                tables.get(e.scores), e.scores, e.cite, e.model, [(x.layer, x.head) for x in e.locations], group
+            )
+            if why is not None:
+                path = ("evidence", j, "scores")
+                yield Problem(f.name, f.lines(path), _where(path), why)
+
+
 def _evidence_key(e: Any) -> str:
     """Two records are duplicates when they are equal in every field but ``note``."""
     return str(e.model_dump_json(exclude={"note"}))
@@ -506,7 +558,8 @@ def _cross_check(
     heads: list[_HeadFile],
     known_ids: set[str],
     models: dict[str, ModelInfo],
-    cite_keys: set[str],
+    cite_keys: set[str] | None,
+    model_names: set[str] | None,
 ) -> Iterator[Problem]:
     names: dict[str, str] = {}
     checks: dict[str, str] = {}
@@ -559,7 +612,7 @@ def _cross_check(
                     "remove the duplicate, or say in `task`/`method_detail` how the two differ",
                 )
             seen.setdefault(key, j)
-            if e.cite not in cite_keys:
+            if cite_keys is not None and e.cite not in cite_keys:
                 path = ("evidence", j, "cite")
                 yield Problem(
                     name,
@@ -600,7 +653,7 @@ def _cross_check(
                     )
             for field in ("model", "reproduced"):
                 model = e.model if field == "model" else (e.reproduced.model if e.reproduced else None)
-                if model is not None and model not in models:
+                if model is not None and model_names is not None and model not in model_names:
                     path = ("evidence", j, field) if field == "model" else ("evidence", j, "reproduced", "model")
                     yield Problem(
                         name,

@@ -6,6 +6,7 @@ The data folder (``data/`` by default)::
     models.yaml       the model registry
     taxonomy.yaml     stages, sub-categories, methods and benchmarks
     references.bib    every cited work
+    scores/<cite>/    per-head score tables (.csv) and their manifests (.yaml)
 
 Index files live in a user cache folder; their name carries the data's content hash and
 :data:`SCHEMA_VERSION`, so an edit to the data or a change of the tables is never answered from a stale index.
@@ -33,10 +34,12 @@ __all__ = [
 ]
 
 #: Bumped whenever the index tables change, so old index files are never read.
-SCHEMA_VERSION = "6"
+SCHEMA_VERSION = "7"
 
 #: The folder of head-type files inside a data folder.
 HEADS_DIR = "heads"
+#: The folder of per-head score tables inside a data folder.
+SCORES_DIR = "scores"
 
 
 @dataclass(frozen=True)
@@ -74,9 +77,22 @@ class DataPaths:
         except OSError:
             return []
 
+    @property
+    def scores(self) -> Path:
+        """The folder of per-head score tables, ``scores/<cite>/<model>[.<score>].csv`` with a ``.yaml`` each."""
+        return self.folder / SCORES_DIR
+
+    def score_files(self) -> list[Path]:
+        """Every score table (``.csv``) and manifest (``.yaml``) under :attr:`scores`, sorted."""
+        if not self.scores.is_dir():
+            return []
+        return sorted(
+            p for p in self.scores.glob("*/*") if p.suffix in (".csv", ".yaml") and not p.name.startswith(".")
+        )
+
     def all(self) -> tuple[Path, ...]:
         """Every data file, in a fixed order: the content hash covers exactly these."""
-        return (*self.head_files(), self.models, self.taxonomy, self.references)
+        return (*self.head_files(), self.models, self.taxonomy, self.references, *self.score_files())
 
     def digest(self, contents: Mapping[Path, bytes] | None = None) -> str:
         """Content hash of the data files and the package version: the index's cache key.

@@ -21,6 +21,7 @@ from catalogue.vocab import (
     METHODS,
     SOURCE_KINDS,
     STAGES,
+    STANDINGS,
     STATUSES,
     SUBCATEGORIES,
     location_problem,
@@ -42,9 +43,11 @@ __all__ = [
     "models",
     "models_to_check",
     "parse_head_ref",
+    "head_scores",
     "parse_range",
     "references",
     "resolve_model",
+    "score_tables",
     "search",
     "show",
     "stats",
@@ -75,14 +78,20 @@ class Filters:
     paper: tuple[str, ...] = ()
     year: tuple[str, ...] = ()
     layers: tuple[str, ...] = ()
-    source_kind: tuple[str, ...] = ()
+    source_kind: tuple[str, ...] | str = ()  # some evidence record has this source kind
     in_survey: bool | None = None
     #: claims' measured statuses: confirmed, below-threshold, contradicted, or unchecked (located, no verdict)
     status: tuple[str, ...] | str | None = None
+    #: the head type's standing: established, single-source or contested
+    standing: tuple[str, ...] | str | None = None
 
     def statuses(self) -> tuple[str, ...]:
         """``status`` as a tuple (one value may be given as a string)."""
         return (self.status,) if isinstance(self.status, str) else tuple(self.status or ())
+
+    def standings(self) -> tuple[str, ...]:
+        """``standing`` as a tuple (one value may be given as a string)."""
+        return (self.standing,) if isinstance(self.standing, str) else tuple(self.standing or ())
 
 
 def parse_range(text: str, option: str, lo: int, hi: int) -> tuple[int, int]:
@@ -162,11 +171,12 @@ def list_heads(index: Index, f: Filters = Filters()) -> list[Record]:
     return claims(heads, f.statuses()) if f.statuses() else heads
 
 
-_ROW_COLUMNS = ("id", "name", "stages", "in_survey", "evidence", "models", "years", "summary")
+_ROW_COLUMNS = ("id", "name", "stages", "in_survey", "standing", "evidence", "models", "years", "summary")
 
 
 def list_rows(index: Index, f: Filters = Filters()) -> list[Record]:
-    """Like :func:`list_heads`, as flat records (id, name, stages, in_survey, evidence, models, years, summary)."""
+    """Like :func:`list_heads`, as flat records (id, name, stages, in_survey, standing, evidence, models, years,
+    summary)."""
     sql, params = _list_sql(index, f, ", ".join(f"h.{c}" for c in _ROW_COLUMNS))
     return [{**dict(zip(_ROW_COLUMNS, r, strict=True)), "in_survey": bool(r[3])} for r in index.raw(sql, params)]
 
@@ -240,18 +250,18 @@ def _list_sql(index: Index, f: Filters, columns: str) -> tuple[str, dict[str, ob
         spans = [parse_range(x, "--layers", 0, MAX_INDEX) for x in f.layers]
         ev.append(f"e.id IN (SELECT evidence_id FROM location WHERE {q.ranges('layer', spans)})")
     if f.source_kind:
-        kinds: list[object] = [_check_choice(k, SOURCE_KINDS, "--source-kind") for k in f.source_kind]
-        ev.append(q.any_of("json_extract(hd.data, '$.evidence[' || e.ordinal || '].source_kind')", kinds))
+        given = (f.source_kind,) if isinstance(f.source_kind, str) else f.source_kind
+        kinds: list[object] = [_check_choice(k, SOURCE_KINDS, "--source-kind") for k in given]
+        ev.append(q.any_of("e.source_kind", kinds))
     if f.statuses():
         ev.append("(" + " OR ".join(_status_sql(x) for x in f.statuses()) + ")")
     if ev:
-        where.append(
-            "h.id IN (SELECT e.head_id FROM evidence e JOIN head hd ON hd.id = e.head_id WHERE "
-            + " AND ".join(ev)
-            + ")"
-        )
+        where.append("h.id IN (SELECT e.head_id FROM evidence e WHERE " + " AND ".join(ev) + ")")
     if f.in_survey is not None:
         where.append(f"h.in_survey = {q.one(int(f.in_survey))}")
+    if f.standings():
+        standings: list[object] = [_check_choice(x, STANDINGS, "--standing") for x in f.standings()]
+        where.append(q.any_of("h.standing", standings))
     order = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(STAGES))
     sql = (
         f"SELECT {columns} FROM head h WHERE "
@@ -332,10 +342,14 @@ def parse_head_ref(text: str) -> tuple[int, int]:
         raise UsageError(str(exc)) from None
 
 
-def where(index: Index, model: str, head: str) -> tuple[Record, tuple[int, int], list[tuple[Record, list[Record]]]]:
-    """Every head type recorded at this head of this model, with the evidence records that place it there.
+def where(
+    index: Index, model: str, head: str
+) -> tuple[Record, tuple[int, int], list[tuple[Record, list[Record]]], list[Record]]:
+    """Every head type recorded at this head of this model, with the evidence records that place it there,
+    and the head's score and rank in every per-head score table of this model.
 
-    Returns the model, ``(layer, head)`` and ``[(head type, [evidence, ...]), ...]`` sorted by head-type id."""
+    Returns the model, ``(layer, head)``, ``[(head type, [evidence, ...]), ...]`` sorted by head-type id, and
+    the scores (:func:`head_scores`)."""
     m = resolve_model(model, index)
     layer, h = parse_head_ref(head)
     why = location_problem(layer, h, m["id"], m.get("layers"), m.get("heads"))
@@ -353,7 +367,41 @@ def where(index: Index, model: str, head: str) -> tuple[Record, tuple[int, int],
             found[hid] = (_json(data), [])
         record, evidence = found[hid]
         evidence.append(record["evidence"][int(k)])
-    return m, (layer, h), list(found.values())
+    return m, (layer, h), list(found.values()), head_scores(index, m, layer, h)
+
+
+def head_scores(index: Index, model: Record, layer: int, head: int) -> list[Record]:
+    """This head's row in every score table of ``model``: ``{table, cite, score_name, score, rank, rows, head_unit}``,
+    sorted by table path. Rank 1 is the table's highest score. A ``kv_head`` table is read at the key/value
+    head that serves this query head (``head // (heads / kv_heads)``)."""
+    group = model["heads"] // model["kv_heads"] if model.get("heads") and model.get("kv_heads") else 1
+    rows = index.raw(
+        "SELECT t.path, t.cite, t.name, s.score, s.rank, t.rows, t.head_unit FROM score_table t "
+        "JOIN score s ON s.table_path = t.path WHERE t.model = :model AND s.layer = :layer AND s.head = "
+        "CASE t.head_unit WHEN 'kv_head' THEN :kv ELSE :head END ORDER BY t.path",
+        {"model": model["id"], "layer": layer, "head": head, "kv": head // group},
+    )
+    keys = ("table", "cite", "score_name", "score", "rank", "rows", "head_unit")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def score_tables(index: Index, model: str) -> list[Record]:
+    """The score tables of this model (any id or Hugging Face id), each with its rows: ``{path, cite, name,
+    head_unit, low, high, definition, selection_rule, source, scores: {(layer, head): score}}``, sorted by path."""
+    m = resolve_model(model, index)
+    out = []
+    for path, cite_key, name, unit, low, high, data in index.raw(
+        "SELECT path, cite, name, head_unit, low, high, data FROM score_table WHERE model = ? ORDER BY path", (m["id"],)
+    ):
+        scores = {
+            (int(la), int(he)): float(sc)
+            for la, he, sc in index.raw("SELECT layer, head, score FROM score WHERE table_path = ?", (path,))
+        }
+        out.append(
+            {"path": path, "cite": cite_key, "name": name, "head_unit": unit, "low": low, "high": high, **_json(data)}
+            | {"scores": scores}
+        )
+    return out
 
 
 def model_map(index: Index, model: str) -> tuple[Record, HeadMap]:
@@ -438,6 +486,10 @@ class Stats:
     by_method: Counter[str]
     by_model: Counter[str]
     by_year: Counter[str]
+    by_source_kind: Counter[str]
+    by_standing: Counter[str]
+    scores: int
+    score_tables: int
 
     def as_dict(self) -> dict[str, object]:
         """The figures as one mapping, in print order (counters most common first, years in order)."""
@@ -452,6 +504,10 @@ class Stats:
             "by_method": dict(self.by_method.most_common()),
             "by_model": dict(self.by_model.most_common()),
             "works_by_year": dict(sorted(self.by_year.items())),
+            "evidence_by_source_kind": dict(self.by_source_kind.most_common()),
+            "head_types_by_standing": dict(self.by_standing.most_common()),
+            "per_head_scores": self.scores,
+            "score_tables": self.score_tables,
         }
 
 
@@ -473,4 +529,8 @@ def stats(index: Index) -> Stats:
         by_method=counter("SELECT method, COUNT(*) FROM evidence GROUP BY method"),
         by_model=counter("SELECT model, COUNT(*) FROM evidence WHERE model IS NOT NULL GROUP BY model"),
         by_year=counter("SELECT year, COUNT(DISTINCT cite) FROM evidence GROUP BY year"),
+        by_source_kind=counter("SELECT source_kind, COUNT(*) FROM evidence GROUP BY source_kind"),
+        by_standing=counter("SELECT standing, COUNT(*) FROM head GROUP BY standing"),
+        scores=count("SELECT COUNT(*) FROM score"),
+        score_tables=count("SELECT COUNT(*) FROM score_table"),
     )

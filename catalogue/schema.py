@@ -24,13 +24,14 @@ from pydantic import (
     model_validator,
 )
 
+from catalogue.scores import ScoreTable
 from catalogue.vocab import (
     CHECKS,
+    CONTESTING_STANCES,
     MAX_INDEX,
     METHODS,
     PLACED_BY,
     RELATION_KINDS,
-    SOURCE_KINDS,
     STAGE_ABBREVIATIONS,
     STAGES,
     SUBCATEGORIES,
@@ -41,12 +42,14 @@ from catalogue.vocab import (
     RelationKind,
     SourceKind,
     StageId,
+    Stance,
     SubcategoryId,
     Verdict,
     format_location,
     normalize_name,
     parse_location,
     record_verdict,
+    standing,
     suggest,
 )
 
@@ -56,7 +59,6 @@ __all__ = [
     "METHODS",
     "PLACED_BY",
     "RELATION_KINDS",
-    "SOURCE_KINDS",
     "STAGES",
     "SUBCATEGORIES",
     "Benchmark",
@@ -90,6 +92,8 @@ MODEL_ID_PATTERN = r"^[a-z0-9]+([.-][a-z0-9]+)*$"
 CITE_KEY_PATTERN = r"^[A-Za-z0-9_:.+-]+$"
 #: An arXiv id as stored: new style ``2211.00593`` or old style ``hep-th/9901001`` (no ``arXiv:``, no version).
 ARXIV_ID_PATTERN = r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})$"
+#: A per-head score table as an evidence record names it: ``data/scores/<cite>/<model>[.<score>].csv``.
+SCORES_PATH_PATTERN = r"^data/scores/[A-Za-z0-9_:.+-]+/[a-z0-9][a-z0-9.-]*\.csv$"
 #: A DOI as stored: ``10.<registrant>/<suffix>`` (no ``https://doi.org/``, no ``doi:``).
 DOI_PATTERN = r"^10\.\d{4,9}/\S+$"
 
@@ -164,6 +168,17 @@ def _doi(value: str) -> str:
     return core
 
 
+ScoresPath = Annotated[
+    str,
+    AfterValidator(
+        _matches(
+            SCORES_PATH_PATTERN,
+            300,
+            "write the table's path from the repository root, e.g. data/scores/wu2024retrieval/llama-2-7b-80k.csv",
+        )
+    ),
+    _id_schema(SCORES_PATH_PATTERN, 300),
+]
 ArxivId = Annotated[str, AfterValidator(_arxiv_id), WithJsonSchema({"type": "string", "pattern": ARXIV_ID_PATTERN})]
 Doi = Annotated[str, AfterValidator(_doi), WithJsonSchema({"type": "string", "pattern": DOI_PATTERN})]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
@@ -289,9 +304,18 @@ class Evidence(_Strict):
     metric: ShortText | None = None
     value: float | None = None
     source: Text = Field(description="where in the work these facts were read: section, table, figure or file")
-    source_kind: SourceKind | None = Field(
+    source_kind: SourceKind = Field(
+        description="what `source` is: body (text, table, figure, appendix), code, data (a released file), "
+        "abstract (only the abstract) or third-party (someone else's summary)"
+    )
+    stance: Stance = Field(
+        default="support",
+        description="what this record does to the head type's claim: support, qualify, contradict, fail-to-replicate",
+    )
+    scores: ScoresPath | None = Field(
         default=None,
-        description="how directly the facts were read: body (text, tables, figures), code, data, abstract, third-party",
+        description="the authors' whole per-head score table under data/scores/ (its .yaml names the same cite "
+        "and model); locations are the heads the authors select",
     )
     note: Text | None = None
     reproduced: Reproduced | None = None
@@ -318,6 +342,8 @@ class Evidence(_Strict):
             raise ValueError("a value needs its metric: add `metric:` naming what the value measures")
         if self.locations and self.model is None:
             raise ValueError("locations need a model: add `model:` with a model registry id")
+        if self.scores is not None and self.model is None:
+            raise ValueError("a score table needs a model: add `model:` with the table's model id")
         return self
 
 
@@ -548,12 +574,14 @@ class Catalogue:
         models: list[ModelInfo],
         taxonomy: Taxonomy,
         references: dict[str, Reference],
+        scores: Iterable[ScoreTable] = (),
         digest: str = "",
     ) -> None:
         self.heads: dict[str, HeadType] = {h.id: h for h in heads}
         self.models: dict[str, ModelInfo] = {m.id: m for m in models}
         self.taxonomy = taxonomy
         self.references = references
+        self.scores: dict[str, ScoreTable] = {t.path: t for t in scores}
         self.digest = digest
         self._names: dict[str, str] = {}
         for h in heads:
@@ -572,6 +600,20 @@ class Catalogue:
     def model(self, name: str) -> ModelInfo:
         """The registry model with this id or Hugging Face id (any case)."""
         return find_model(self.models.values(), name)
+
+    def standing(self, head: HeadType) -> str:
+        """The head type's standing (:func:`catalogue.vocab.standing`), authors compared by full name.
+
+        Two kinds of record never count towards ``established``: the catalogue's own verification runs
+        (:data:`CATALOGUE_CITE`: they show a check works, on models we chose, not that the literature's claim
+        holds) and ``third-party`` records (a summary is a lead, not a work). Either can still contest."""
+        authors = {k: frozenset(str(p) for p in r.authors) for k, r in self.references.items()}
+        records = [
+            (e.cite, e.method, e.stance)
+            for e in head.evidence
+            if e.stance in CONTESTING_STANCES or (e.cite != CATALOGUE_CITE and e.source_kind != "third-party")
+        ]
+        return standing(records, authors)
 
     def cited_keys(self) -> set[str]:
         keys = {e.cite for h in self.heads.values() for e in h.evidence}

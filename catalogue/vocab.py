@@ -8,6 +8,8 @@ derived from its ``Literal`` type (``STAGES = get_args(StageId)``, as Transforme
 - the stages, their order and abbreviations (KR, ICI, LR, EP: the survey's);
 - the spelling of a head location, ``L<layer>H<head>``, 0-indexed, and the forms accepted on input;
 - the rule that a location must lie inside its model (:func:`location_problem`);
+- what a source is (``body``, ``code``, ...), what a record does to a claim (``support``, ...), and
+  how a head type's standing follows from its evidence (:func:`standing`);
 - how names are compared (:func:`normalize_name`) and misspellings answered (:func:`suggest`);
 - the address of a head's dashboard on Neuronpedia (:func:`neuronpedia_head_url`).
 """
@@ -16,27 +18,35 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping, Sequence
 from typing import Literal, get_args
 
 __all__ = [
     "NEURONPEDIA_URL",
     "neuronpedia_head_url",
     "CHECKS",
+    "CONTESTING_STANCES",
     "METHODS",
+    "SOURCE_KINDS",
+    "STANCES",
+    "STANDINGS",
+    "STANDING_RULE",
     "PLACED_BY",
     "RELATION_KINDS",
-    "SOURCE_KINDS",
     "STAGES",
     "STAGE_ABBREVIATIONS",
     "SUBCATEGORIES",
     "STATUSES",
     "SUBCATEGORY_STAGE",
     "VERDICTS",
+    "WEAK_SOURCE_KINDS",
     "CheckId",
     "Verdict",
     "MethodId",
-    "SourceKind",
     "StageId",
+    "SourceKind",
+    "Stance",
+    "Standing",
     "SubcategoryId",
     "format_location",
     "location_problem",
@@ -45,6 +55,7 @@ __all__ = [
     "record_verdict",
     "stage_id",
     "stage_label",
+    "standing",
     "suggest",
 ]
 
@@ -130,11 +141,6 @@ MethodId = Literal[
     "other",
 ]
 METHODS: tuple[str, ...] = get_args(MethodId)
-
-#: How directly a record's facts were read: the work's body (text, tables, figures, appendix), the authors'
-#: code or released data, only the abstract, or a third party's summary (a lead, never enough alone).
-SourceKind = Literal["body", "code", "data", "abstract", "third-party"]
-SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
 
 PlacedBy = Literal["survey", "catalogue"]
 PLACED_BY: tuple[str, ...] = get_args(PlacedBy)
@@ -272,3 +278,57 @@ def suggest(name: str, names: dict[str, str], *, n: int = 3) -> list[str]:
         if target not in out:
             out.append(target)
     return out[:n]
+
+
+# --------------------------------------------------------------------------- strength of evidence
+
+SourceKind = Literal["body", "code", "data", "abstract", "third-party"]
+#: Where an evidence record's facts were read: ``body`` the work's text, tables, figures or appendix;
+#: ``code`` the authors' code; ``data`` a file the authors released (scores, selected heads);
+#: ``abstract`` only the abstract; ``third-party`` a summary by someone other than the authors.
+SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
+#: The kinds that rest on no more than an abstract or somebody else's summary.
+WEAK_SOURCE_KINDS: frozenset[str] = frozenset({"abstract", "third-party"})
+
+Stance = Literal["support", "qualify", "contradict", "fail-to-replicate"]
+#: What a record does to the head type's claim: ``support`` it, ``qualify`` it (true only under
+#: conditions the record states), ``contradict`` it, or ``fail-to-replicate`` it (a re-run did not find it).
+STANCES: tuple[str, ...] = get_args(Stance)
+#: The stances that put a head type's claim in doubt.
+CONTESTING_STANCES: frozenset[str] = frozenset({"contradict", "fail-to-replicate"})
+
+Standing = Literal["established", "single-source", "contested"]
+#: A head type's standing, computed from its evidence by :func:`standing`.
+STANDINGS: tuple[str, ...] = get_args(Standing)
+
+#: What each standing means, in one line (the rule is :func:`standing`).
+STANDING_RULE = {
+    "established": "two independent works and two methods support it",
+    "single-source": "one work, one author group or one method so far",
+    "contested": "a record contradicts it or failed to replicate it",
+}
+
+
+def standing(records: Sequence[tuple[str, str, str]], authors: Mapping[str, frozenset[str]]) -> str:
+    """A head type's standing from its evidence: ``contested``, ``established`` or ``single-source``.
+
+    ``records`` holds one ``(cite key, method, stance)`` per evidence record; ``authors`` maps a cite key
+    to its authors' names (an unknown key has none). The rule, in order:
+
+    - ``contested``: any record has stance ``contradict`` or ``fail-to-replicate``;
+    - ``established``: the supporting records (``support`` or ``qualify``) come from at least two
+      *independent* works, i.e. two different cite keys whose author lists share no name, and use at
+      least two different discovery methods;
+    - ``single-source``: everything else (one work, one author group, or one method).
+    """
+    if any(stance in CONTESTING_STANCES for _, _, stance in records):
+        return "contested"
+    backing = [(cite, method) for cite, method, stance in records if stance not in CONTESTING_STANCES]
+    methods = {method for _, method in backing}
+    cites = sorted({cite for cite, _ in backing})
+    independent = any(
+        not (authors.get(a, frozenset()) & authors.get(b, frozenset()))
+        for i, a in enumerate(cites)
+        for b in cites[i + 1 :]
+    )
+    return "established" if independent and len(methods) >= 2 else "single-source"

@@ -89,7 +89,7 @@ WU_FILES = {
     "llama-2-7b-80k": ("llama-2-7b-80k", 32, 32),
     "llama-2-13b-64k": ("llama-2-13b-64k", 40, 40),
     "Mistral-7B-v0.2-hf": ("mistral-7b-v0.2", 32, 32),
-    "Mixtral-8x7B-v0.1": ("mixtral-8x7b", 32, 32),
+    "Mixtral-8x7B-v0.1": ("mixtral-8x7b-v0.1", 32, 32),
     "Qwen1.5-14B": ("qwen1.5-14b", 40, 40),
     "Qwen1.5-14B-Chat": ("qwen1.5-14b-chat", 40, 40),
     "Yi-6B-200K": ("yi-6b-200k", 32, 32),
@@ -404,7 +404,7 @@ CMR_FILES = {
         32,
     ),
     "saved_scores/mistral-7b/induction_head_all_scores_mistral-7b.pkl": (
-        "mistral-7b",
+        "mistral-7b-v0.1",
         "mistralai/Mistral-7B-v0.1",
         32,
         32,

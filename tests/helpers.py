@@ -78,6 +78,7 @@ def make_head(**overrides: Any) -> dict[str, Any]:
                 "method": "path-patching",
                 "task": "IOI",
                 "source": "Section 3.3",
+                "source_kind": "body",
             },
             {
                 "cite": "olsson2022incontext",
@@ -85,6 +86,7 @@ def make_head(**overrides: Any) -> dict[str, Any]:
                 "metric": "prefix matching score",
                 "value": 0.9,
                 "source": "Section 2",
+                "source_kind": "body",
             },
         ],
     }
@@ -109,6 +111,7 @@ def make_prev(**overrides: Any) -> dict[str, Any]:
                 "locations": ["L2H2", "L4H11"],
                 "method": "path-patching",
                 "source": "Figure 2",
+                "source_kind": "body",
             }
         ],
     )

@@ -89,7 +89,7 @@ def test_status_shows_in_show_list_and_where(write_data: WriteData, cache: Path)
     unchecked = query.list_heads(index, query.Filters(status="unchecked"))
     assert [h["id"] for h in unchecked] == ["previous-token-head"]
     assert query.list_heads(index, query.Filters(status="confirmed")) == []
-    _, _, found = query.where(index, "gpt2-small", "L5H9")
+    _, _, found, _ = query.where(index, "gpt2-small", "L5H9")
     assert found[0][1][0]["checked"]["verdict"] == "below-threshold"
 
 

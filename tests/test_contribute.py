@@ -41,6 +41,7 @@ evidence:
     locations: [L5H5, '5.8']
     method: path-patching
     source: "Section 3.3"  # quoted on purpose
+    source_kind: body
 
 # end of file
 """
@@ -59,6 +60,7 @@ evidence:
   locations: [L2H2]
   method: path-patching
   source: Figure 2
+  source_kind: body
 """
 
 EVIDENCE = {
@@ -67,6 +69,7 @@ EVIDENCE = {
     "locations": ["L1H4", "2.3"],
     "method": "scoring",
     "source": "Table 1",
+    "source_kind": "body",
 }
 
 
@@ -109,6 +112,7 @@ def test_add_evidence_appends_one_record_and_changes_nothing_else(data: Path) ->
         "    locations: [L1H4, L2H3]",
         "    method: scoring",
         "    source: Table 1",
+        "    source_kind: body",
     ]
     assert after.index("olsson2022incontext") < after.index("# end of file")
     assert (data / "heads" / "previous-token-head.yaml").read_text() == prev  # other head types untouched
@@ -232,7 +236,7 @@ def test_invalid_existing_data_is_reported_not_edited(write_data: WriteData) -> 
 
 def test_render_entry_writes_locations_compactly() -> None:
     node = render_entry(Evidence.model_validate({**EVIDENCE, "model": "gpt2-small"}))
-    assert list(node) == ["cite", "model", "locations", "method", "source"]
+    assert list(node) == ["cite", "model", "locations", "method", "source", "source_kind"]
     assert list(node["locations"]) == ["L1H4", "L2H3"]
 
 
@@ -244,7 +248,7 @@ def test_cli_add_evidence(data: Path) -> None:
         app,
         ["--data", str(data), "add-evidence", "induction-head", "--cite", "olsson2022incontext", "--model",
          "gpt2-small", "-l", "L1H4, L2H3", "--method", "scoring", "--metric", "score", "--value", "0.7",
-         "--source", "Table 1"],
+         "--source", "Table 1", "--source-kind", "body"],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     assert f"wrote {induction(data)}: evidence from olsson2022incontext on gpt2-small added to induction-head" in (
@@ -259,7 +263,7 @@ def test_cli_new(data: Path) -> None:
         app,
         ["--data", str(data), "new", "--id", "copy-head", "--name", "Copy head", "--stage", "EP",
          "--summary", "Copies.", "--alias", "copier", "--related", "feeds:induction-head",
-         "--cite", "olsson2022incontext", "--method", "other", "--source", "Section 5"],
+         "--cite", "olsson2022incontext", "--method", "other", "--source", "Section 5", "--source-kind", "body"],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     assert str(data / "heads" / "copy-head.yaml") in r.output.replace("\n", "")
@@ -269,16 +273,18 @@ def test_cli_new(data: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["add-evidence", "nosuch", "--cite", "olsson2022incontext", "--method", "scoring", "--source", "x"],
-         "no head type is called 'nosuch'"),
+        (["add-evidence", "nosuch", "--cite", "olsson2022incontext", "--method", "scoring", "--source", "x",
+          "--source-kind", "body"], "no head type is called 'nosuch'"),
         (["add-evidence", "induction-head", "--cite", "olsson2022incontext", "--method", "scoring"],
          "--source is required"),
         (["add-evidence", "induction-head", "--cite", "olsson2022incontext", "--method", "scoring",
-          "--source", "x", "--value", "high"], "--value 'high' is not a number"),
+          "--source", "x", "--source-kind", "body", "--value", "high"], "--value 'high' is not a number"),
         (["add-evidence", "induction-head", "--cite", "olsson2022incontext", "--method", "scoring",
-          "--source", "x", "--model", "gpt2-small", "-l", "L99H0"], "L99H0 is outside gpt2-small"),
+          "--source", "x", "--source-kind", "body", "--model", "gpt2-small", "-l", "L99H0"],
+         "L99H0 is outside gpt2-small"),
         (["new", "--id", "x-head", "--name", "X", "--stage", "KR", "--summary", "s", "--related", "feeds",
-          "--cite", "olsson2022incontext", "--method", "other", "--source", "s"], "write KIND:HEAD-ID"),
+          "--cite", "olsson2022incontext", "--method", "other", "--source", "s", "--source-kind", "body"],
+         "write KIND:HEAD-ID"),
     ],
 )  # fmt: skip
 def test_cli_bad_input_exits_1_with_a_message(data: Path, args: list[str], message: str) -> None:
@@ -306,7 +312,8 @@ def test_concurrent_writers_lose_nothing(data: Path, tmp_path: Path) -> None:
     env_cache = str(tmp_path / "cache-concurrent")
     cmds = [
         [sys.executable, "-m", "catalogue", "--data", str(data), "--cache-dir", env_cache, "add-evidence",
-         "induction-head", "--cite", "olsson2022incontext", "--method", "scoring", "--source", f"Table {i}"]
+         "induction-head", "--cite", "olsson2022incontext", "--method", "scoring", "--source", f"Table {i}",
+         "--source-kind", "body"]
         for i in range(4)
     ]  # fmt: skip
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]
@@ -332,6 +339,7 @@ def test_interactive_new_checks_each_answer_and_asks_for_model_and_heads(
         *("Bad Id", "induction-head", "new-test-head", "New test head"),
         *("XX", "LR", "overall-structure", "icl-task-learning", "A summary."),
         *("nobody2020", "olsson2022incontext", "gpt5", "gpt2", "L99H0", "L5H5 L6H9", "magic", "scoring", "Section 2"),
+        *("paper", "body"),
     ]
     result = CliRunner().invoke(app, ["--data", str(d), "new"], input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
@@ -345,6 +353,7 @@ def test_interactive_new_checks_each_answer_and_asks_for_model_and_heads(
         "no model is called 'gpt5'",
         "L99H0 is outside gpt2-small",
         "'magic' is not a method",
+        "'paper' is not a source kind",
     ):
         assert complaint in out, complaint
     written = yaml.safe_load((d / "heads" / "new-test-head.yaml").read_text(encoding="utf-8"))

@@ -10,6 +10,7 @@ import pytest
 
 from catalogue.loader import check
 from catalogue.schema import Evidence, HeadType, Reference
+from catalogue.vocab import SOURCE_KINDS, WEAK_SOURCE_KINDS
 
 CAT, PROBLEMS = check()
 HEADS: list[HeadType] = list(CAT.heads.values()) if CAT else []
@@ -97,6 +98,11 @@ def test_evidence_record(eid: str, ev: Evidence) -> None:
         assert all(loc.layer < m.layers and loc.head < m.heads for loc in ev.locations)
     if ev.value is not None:
         assert ev.metric
+    assert ev.source_kind in SOURCE_KINDS, "say what the source is: body, code, data, abstract or third-party"
+    if ev.source_kind == "third-party":
+        assert not ev.locations, "a third-party summary is never the only source of a head index"
+    if ev.scores is not None:
+        assert ev.source_kind == "data", "a record backed by a released score table rests on data"
 
 
 @pytest.mark.parametrize("ref", REFS, ids=lambda r: r.key)
@@ -143,8 +149,10 @@ def test_model_family_is_a_series_not_a_generation(family: str) -> None:
     """models.yaml's family rule (ModelInfo.family): Gemma 2 is a generation of the family gemma, so
     `heads list --family gemma` finds every Gemma; a label like gemma-2 would hide it."""
     assert CAT is not None
-    assert not _GENERATION.search(family), f"family {family!r}: write the series without its generation"
     series = _GENERATION.sub("", family)
+    if len(series) < 2:  # the number is the name itself (T5), not a generation
+        return
+    assert not _GENERATION.search(family), f"family {family!r}: write the series without its generation"
     assert not any(_GENERATION.sub("", f) == series and f != family for f in {m.family for m in CAT.models.values()})
 
 
@@ -218,3 +226,53 @@ def test_no_internal_note_shown_to_readers(head: HeadType) -> None:
     ]
     found = [t for t in texts if t and _INTERNAL.search(t)]
     assert not found, f"{head.id}: {found[0][:120]!r}"
+
+
+# --------------------------------------------------------------------------- issue 11 targets
+#: Targets of issue 11. Those not reached yet are strict xfails: the suite stays green and says how far
+#: the data is; when a target is met the xfail turns into a failure, so its marker is removed.
+WEAK_SHARE_TARGET = 0.20
+LOCATED_TARGET, LOCATED_MODELS_TARGET = 250, 60
+SCORES_TARGET = 10_000
+WORKS_TARGET = 230
+
+WEAK = [eid for eid, e in EVIDENCE if e.source_kind in WEAK_SOURCE_KINDS]
+LOCATED = [(eid, e) for eid, e in EVIDENCE if e.locations]
+LOCATED_MODELS = {e.model for _, e in LOCATED if e.model}
+
+
+def _target(reached: bool, what: str) -> pytest.MarkDecorator:
+    return pytest.mark.xfail(not reached, reason=f"issue 11 target not reached yet: {what}", strict=True)
+
+
+@_target(
+    len(WEAK) <= WEAK_SHARE_TARGET * len(EVIDENCE),
+    f"{len(WEAK)} of {len(EVIDENCE)} records rest on an abstract or a third-party summary",
+)
+def test_at_most_a_fifth_of_evidence_rests_on_abstracts_or_summaries() -> None:
+    assert len(WEAK) <= WEAK_SHARE_TARGET * len(EVIDENCE), f"{len(WEAK)}/{len(EVIDENCE)}: {WEAK}"
+
+
+@_target(
+    len(LOCATED) >= LOCATED_TARGET and len(LOCATED_MODELS) >= LOCATED_MODELS_TARGET,
+    f"{len(LOCATED)} located records over {len(LOCATED_MODELS)} models",
+)
+def test_enough_located_evidence_over_enough_models() -> None:
+    assert len(LOCATED) >= LOCATED_TARGET and len(LOCATED_MODELS) >= LOCATED_MODELS_TARGET
+
+
+@pytest.mark.parametrize("model_id", sorted(LOCATED_MODELS))
+def test_models_with_located_evidence_have_true_dimensions(model_id: str) -> None:
+    assert CAT is not None
+    m = CAT.models[model_id]
+    assert m.layers and m.heads and m.source, f"{m.id}: layers, heads and where they were read"
+
+
+def test_enough_per_head_scores() -> None:
+    assert CAT is not None
+    assert sum(len(t.rows) for t in CAT.scores.values()) >= SCORES_TARGET
+
+
+@_target(len(REFS) >= WORKS_TARGET, f"{len(REFS)} works")
+def test_enough_works() -> None:
+    assert len(REFS) >= WORKS_TARGET

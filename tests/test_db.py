@@ -114,6 +114,7 @@ def test_yaml_to_index_round_trip(
         "locations": [f"L{a}H{b}" for a, b in locs],
         "method": "scoring",
         "source": "Table 1",
+        "source_kind": "body",
     }
     if value is not None:
         ev.update(metric="score", value=value)
@@ -125,8 +126,13 @@ def test_yaml_to_index_round_trip(
         return  # e.g. a generated alias that normalizes onto another head's name
     idx = Index.open(data_paths(d), cache=tmp_path / "rt", rebuild=True)
     for h in cat.heads.values():
-        assert HeadType.model_validate(query.show(idx, h.id)) == h
-    assert {h["id"]: HeadType.model_validate(h) for h in query.all_heads(idx)} == cat.heads
+        shown = query.show(idx, h.id)
+        assert shown.pop("standing") == cat.standing(h)
+        assert HeadType.model_validate(shown) == h
+    stored = {h["id"]: h for h in query.all_heads(idx)}
+    assert {k: HeadType.model_validate({f: v for f, v in h.items() if f != "standing"}) for k, h in stored.items()} == (
+        cat.heads
+    )
     idx.dispose()
 
 

@@ -85,6 +85,10 @@ NOT_RUN = {
         "downloads gpt2 from the Hugging Face hub (network); tests/verify/test_verify_cli.py checks offline "
         "that --model gpt2 finds the registry's gpt2-small"
     ),
+    "heads verify --claims --model gpt2-small --record": (
+        "downloads gpt2 from the Hugging Face hub (network); and `verify --claims` comes with branch verify: "
+        "on this branch the command does not exist yet"
+    ),
     "python benchmarks/bench_core.py": "a long run (builds a 100x catalogue)",
     NEURONPEDIA_DOWNLOAD: "downloads Neuronpedia's HeadVis export (network)",
     "heads neuronpedia import np --model gpt2-small": (

@@ -130,7 +130,7 @@ def test_temporary_files_of_killed_writers_are_removed(data: Path, command: list
         p.write_text("half-written")
     args = ["--data", str(data), *command]
     if command[0] == "add-evidence":
-        args += ["--cite", "olsson2022incontext", "--method", "scoring", "--source", "Table 3"]
+        args += ["--cite", "olsson2022incontext", "--method", "scoring", "--source", "Table 3", "--source-kind", "body"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert not dead.exists() and not dead_top.exists()

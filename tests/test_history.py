@@ -61,7 +61,13 @@ def test_added_removed_and_changed(repo: Path) -> None:
     ind = make_head(summary="A new summary.")
     ind["evidence"] = [
         {**ind["evidence"][0], "locations": ["L5H5"]},  # changed
-        {"cite": "olsson2022incontext", "model": "gpt2-small", "method": "scoring", "source": "Fig 1"},  # added
+        {
+            "cite": "olsson2022incontext",
+            "model": "gpt2-small",
+            "method": "scoring",
+            "source": "Fig 1",
+            "source_kind": "body",
+        },  # added
     ]  # and the theory-only olsson record is removed
     new = make_head(id="copy-head", name="Copy head", aliases=[], related=[])
     write_heads(repo, [ind, new])  # previous-token-head removed

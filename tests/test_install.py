@@ -75,11 +75,14 @@ def _heads(python: Path, cwd: Path, cache: Path, *args: str) -> subprocess.Compl
     )
 
 
-EVIDENCE = ["--cite", "olsson2022incontext", "--method", "scoring", "--source", "Table 9 (install test)"]
+EVIDENCE = [
+    *("--cite", "olsson2022incontext", "--method", "scoring", "--source", "Table 9 (install test)"),
+    *("--source-kind", "body"),
+]
 NEW = [
     *("--id", "install-test-head", "--name", "Install test head", "--stage", "LR"),
     *("--summary", "A head type written by the install test.", "--cite", "olsson2022incontext"),
-    *("--method", "scoring", "--source", "Section 9 (install test)"),
+    *("--method", "scoring", "--source", "Section 9 (install test)", "--source-kind", "body"),
 ]
 
 

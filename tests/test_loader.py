@@ -60,7 +60,9 @@ def test_yaml_error_is_clear_and_on_the_right_line(write_data: WriteData, old: s
 
 
 def test_every_error_reported_at_once_with_lines(write_data: WriteData) -> None:
-    bad = make_head(evidence=[{"cite": "nobody2020", "model": "gpt5", "method": "scoring", "source": "x"}])
+    bad = make_head(
+        evidence=[{"cite": "nobody2020", "model": "gpt5", "method": "scoring", "source": "x", "source_kind": "body"}]
+    )
     d = write_data(heads=[bad, make_prev(related=[{"kind": "feeds", "head": "ghost-head"}])])
     errors = _errors(d)
     text = "\n".join(errors)
@@ -109,6 +111,7 @@ def test_unknown_field_is_named(write_data: WriteData) -> None:
                             "cite": "wang2022interpretability",
                             "method": "scoring",
                             "source": "x",
+                            "source_kind": "body",
                             "reproduced": {
                                 "check": "induction",
                                 "model": "gpt2-small",
@@ -134,6 +137,7 @@ def test_unknown_field_is_named(write_data: WriteData) -> None:
                             "locations": ["L12H0"],
                             "method": "scoring",
                             "source": "x",
+                            "source_kind": "body",
                         }
                     ]
                 ),
@@ -151,6 +155,7 @@ def test_unknown_field_is_named(write_data: WriteData) -> None:
                             "locations": ["L0H12"],
                             "method": "scoring",
                             "source": "x",
+                            "source_kind": "body",
                         }
                     ]
                 ),
@@ -295,8 +300,8 @@ def test_load_raises_with_all_problems(write_data: WriteData) -> None:
         heads=[
             make_head(
                 evidence=[
-                    {"cite": "x1", "method": "scoring", "source": "s"},
-                    {"cite": "x2", "method": "scoring", "source": "s"},
+                    {"cite": "x1", "method": "scoring", "source": "s", "source_kind": "body"},
+                    {"cite": "x2", "method": "scoring", "source": "s", "source_kind": "body"},
                 ]
             )
         ]
@@ -331,3 +336,12 @@ def test_catalogue_digest_is_the_files_digest(write_data: WriteData) -> None:
 
     d = write_data()
     assert load(d).digest == data_paths(d).digest()
+
+
+def test_a_broken_models_file_does_not_cascade(write_data: WriteData) -> None:
+    """models.yaml that does not parse is one error at its own line, not an unknown model per evidence record."""
+    d = write_data()
+    (d / "models.yaml").write_text("models:\n- id: gpt2-small\n  source: a: b\n")
+    errors = _errors(d)
+    assert any("models.yaml:3:" in e for e in errors), errors
+    assert not any("unknown model" in e for e in errors), errors

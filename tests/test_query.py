@@ -110,6 +110,7 @@ def test_new_filters_explain_bad_values(index: Index, filters: query.Filters, fr
 
 def test_source_kind_filter_reads_the_evidence_records(write_data: WriteData, cache: Path) -> None:
     head = make_head()
+    head["evidence"][0]["source_kind"] = "code"
     head["evidence"][1]["source_kind"] = "body"
     prev = make_prev()
     prev["evidence"][0]["source_kind"] = "third-party"
@@ -119,7 +120,8 @@ def test_source_kind_filter_reads_the_evidence_records(write_data: WriteData, ca
         "previous-token-head",
         "induction-head",
     ]
-    assert ids(query.list_heads(idx, query.Filters(source_kind=("code",)))) == []
+    assert ids(query.list_heads(idx, query.Filters(source_kind=("data",)))) == []
+    assert ids(query.list_heads(idx, query.Filters(source_kind=("code",), model=("gpt2-small",)))) == ["induction-head"]
     # the same record must carry both: the body-read record of induction-head has no model
     assert ids(query.list_heads(idx, query.Filters(source_kind=("body",), model=("gpt2-small",)))) == []
 
@@ -135,6 +137,7 @@ def test_list_rows_match_rows_of_full_objects(index: Index, filters: query.Filte
             "name": h["name"],
             "stages": stage_label([p["stage"] for p in h["stages"]]),
             "in_survey": h["in_survey"],
+            "standing": h["standing"],
             "evidence": len(h["evidence"]),
             "models": ",".join(sorted({e["model"] for e in h["evidence"] if e.get("model")})),
             "years": ",".join(str(y) for y in sorted({years[e["cite"]] for e in h["evidence"]})),
@@ -167,7 +170,7 @@ def test_search_prefix_and_empty(index: Index) -> None:
 
 @pytest.mark.parametrize("ref", ["L5H5", "5.5", "5:5", "l5h5"])
 def test_where_accepts_forms(index: Index, ref: str) -> None:
-    m, loc, found = query.where(index, "gpt2-small", ref)
+    m, loc, found, _ = query.where(index, "gpt2-small", ref)
     assert (m["id"], loc) == ("gpt2-small", (5, 5))
     assert [(h["id"], len(ev)) for h, ev in found] == [("induction-head", 1)]
 

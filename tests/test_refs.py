@@ -242,7 +242,10 @@ def test_keys_differing_only_in_case_are_one_key(write_data: WriteData) -> None:
 def test_one_work_one_key(write_data: WriteData, extra: str, what: str) -> None:
     bib = BIB.replace("  archiveprefix = {arXiv}\n}", "  archiveprefix = {arXiv},\n  doi = {10.1000/xyz}\n}", 1)
     bib += f"\n@misc{{olsson2022again,\n{extra},\n  author = {{Roe, Bob}},\n  year = {{2022}}\n}}\n"
-    heads = [make_head(), make_prev(evidence=[{"cite": "olsson2022again", "method": "scoring", "source": "x"}])]
+    heads = [
+        make_head(),
+        make_prev(evidence=[{"cite": "olsson2022again", "method": "scoring", "source": "x", "source_kind": "body"}]),
+    ]
     cat, problems = check(write_data(bib=bib, heads=heads))
     errs = [str(p) for p in problems if p.severity == "error"]
     assert cat is None and len(errs) == 1, errs
@@ -377,8 +380,16 @@ def _ref(**overrides: Any) -> dict[str, Any]:
     [
         (HeadType, make_head(id="Induction_Head"), "induction-head"),
         (HeadType, make_head(id="x" * 81), "induction-head"),
-        (Evidence, {"cite": "bad key!", "method": "scoring", "source": "s"}, "wang2022interpretability"),
-        (Evidence, {"cite": "k", "model": "GPT2 Small", "method": "scoring", "source": "s"}, "gpt2-small"),
+        (
+            Evidence,
+            {"cite": "bad key!", "method": "scoring", "source": "s", "source_kind": "body"},
+            "wang2022interpretability",
+        ),
+        (
+            Evidence,
+            {"cite": "k", "model": "GPT2 Small", "method": "scoring", "source": "s", "source_kind": "body"},
+            "gpt2-small",
+        ),
         (Reference, _ref(eprint="22.09"), "2211.00593"),
         (Reference, _ref(doi="doi.org/x"), "10."),
         (Reference, _ref(key="a b"), "wang2022interpretability"),

@@ -44,7 +44,7 @@ def build(data: Path | None, out: Path) -> subprocess.CompletedProcess[str]:
 
 def hostile_head() -> dict[str, object]:
     ev = make_head()["evidence"]
-    ev[0] = {**ev[0], "source": HOSTILE, "note": "<iframe src=x></iframe>"}
+    ev[0] = {**ev[0], "source": HOSTILE, "source_kind": "body", "note": "<iframe src=x></iframe>"}
     return make_head(name="</title><script>alert(0)</script> Evil head", summary=HOSTILE, evidence=ev)
 
 

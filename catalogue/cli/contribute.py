@@ -108,6 +108,9 @@ def _evidence(
     value: Optional[str],
     source: Optional[str],
     note: Optional[str],
+    source_kind: Optional[str],
+    stance: Optional[str],
+    scores: Optional[str],
     answers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     answers = answers if answers is not None else {}
@@ -150,8 +153,15 @@ def _evidence(
         "metric": metric,
         "value": _float(value, "--value"),
         "source": _ask(source, "--source", "Where in the work you read this (section, table, figure)"),
+        "source_kind": _ask(
+            source_kind,
+            "--source-kind",
+            "What the source is: body, code, data, abstract or third-party",
+            check="source_kind",
+            answers=answers,
+        ),
         "note": note,
-    }
+    } | {k: v for k, v in (("stance", stance), ("scores", scores)) if v is not None}
 
 
 Cite = Annotated[Optional[str], typer.Option(help="BibTeX key of the work, already in references.bib.")]
@@ -167,6 +177,17 @@ Metric = Annotated[Optional[str], typer.Option(help="What --value measures.")]
 Value = Annotated[Optional[str], typer.Option(help="A score reported by the work (needs --metric).")]
 Source = Annotated[Optional[str], typer.Option(help="Where in the work this was read: section, table or figure.")]
 Note = Annotated[Optional[str], typer.Option(help="Anything a reader should know about this record.")]
+SourceKindOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--source-kind",
+        help="What the source is: body (text, table, figure, appendix), code, data, abstract or third-party.",
+    ),
+]
+StanceOpt = Annotated[Optional[str], typer.Option(help="support (default), qualify, contradict or fail-to-replicate.")]
+ScoresOpt = Annotated[
+    Optional[str], typer.Option(help="The authors' per-head score table, data/scores/<cite>/<model>.csv.")
+]
 
 
 @app.command("new", rich_help_panel=PANEL)
@@ -194,6 +215,9 @@ def new(
     value: Value = None,
     source: Source = None,
     note: Note = None,
+    source_kind: SourceKindOpt = None,
+    stance: StanceOpt = None,
+    scores: ScoresOpt = None,
 ) -> None:
     """Add a new head type, with its first evidence record, as data/heads/<id>.yaml."""
     from catalogue import contribute
@@ -224,7 +248,22 @@ def new(
         "check": check,
     }
     fields["evidence"] = [
-        _evidence(cite, model, location, method, method_detail, task, metric, value, source, note, answers)
+        _evidence(
+            cite,
+            model,
+            location,
+            method,
+            method_detail,
+            task,
+            metric,
+            value,
+            source,
+            note,
+            source_kind,
+            stance,
+            scores,
+            answers,
+        )
     ]
     edit = contribute.new_head(fields, data=state.data, cache=state.cache_dir)
     typer.echo(f"wrote {edit.path}: head type {edit.head.id} with 1 evidence record; next, open a pull request")
@@ -243,11 +282,16 @@ def add_evidence(
     value: Value = None,
     source: Source = None,
     note: Note = None,
+    source_kind: SourceKindOpt = None,
+    stance: StanceOpt = None,
+    scores: ScoresOpt = None,
 ) -> None:
     """Add an evidence record to an existing head type's file (its comments and order are kept)."""
     from catalogue import contribute
 
-    fields = _evidence(cite, model, location, method, method_detail, task, metric, value, source, note)
+    fields = _evidence(
+        cite, model, location, method, method_detail, task, metric, value, source, note, source_kind, stance, scores
+    )
     edit = contribute.add_evidence(head, fields, data=state.data, cache=state.cache_dir)
     where = f" on {edit.evidence.model}" if edit.evidence.model else ""
     typer.echo(

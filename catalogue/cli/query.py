@@ -63,10 +63,13 @@ def list_(
             "(JSON and YAML then hold only those evidence records)."
         ),
     ] = None,
+    standing: Annotated[
+        Many, typer.Option(help="Only types of this standing: established, single-source, contested.")
+    ] = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.table,
 ) -> None:
     """List head types, filtered by stage, sub-category, method, model, family, paper, year, layers, source kind,
-    survey membership or claim status.
+    survey membership, claim status or standing.
 
     A filter given twice is a union (--stage KR --stage EP: either stage); different filters all apply, and the
     evidence filters must hold for one evidence record.
@@ -86,6 +89,7 @@ def list_(
         source_kind=tuple(source_kind or ()),
         in_survey=in_survey,
         status=tuple(status or ()),
+        standing=tuple(standing or ()),
     )
     if format in (ListFormat.json, ListFormat.yaml):  # complete records
         typer.echo(formats.render_rows([], format.value, full=query.list_heads(index, filters)))
@@ -96,7 +100,9 @@ def list_(
         return
     if format is ListFormat.table:
         rows = [{**r, "years": formats.year_span(str(r["years"]))} for r in rows]
-        typer.echo(formats.render_rows(rows, "table", columns=["id", "stages", "evidence", "years", "summary"]))
+        typer.echo(
+            formats.render_rows(rows, "table", columns=["id", "stages", "standing", "evidence", "years", "summary"])
+        )
     else:
         typer.echo(formats.render_rows(rows, format.value))
 
@@ -140,15 +146,16 @@ def where(
     head: Annotated[str, typer.Argument(help="The head: L9H9, 9.9 or 9:9 (0-indexed layer and head).")],
     format: Annotated[ShowFormat, typer.Option("--format", "-f", help="Output format.")] = ShowFormat.text,
 ) -> None:
-    """Every head type recorded at one head of a model, with its evidence."""
+    """Every head type recorded at one head of a model, with its evidence, and the head's score and rank in
+    every per-head score table of the model."""
     from catalogue import formats, query
 
     index = state.index()
-    m, loc, found = query.where(index, model, head)
+    m, loc, found, scores = query.where(index, model, head)
     if format is ShowFormat.text:
-        typer.echo(formats.where_text(m, loc, found, query.reference_labels(index)))
+        typer.echo(formats.where_text(m, loc, found, query.reference_labels(index), scores))
     else:
-        typer.echo(formats.render_rows([], format.value, full=formats.where_json(m, loc, found)))
+        typer.echo(formats.render_rows([], format.value, full=formats.where_json(m, loc, found, scores)))
 
 
 @app.command("model", rich_help_panel=PANEL)

@@ -24,7 +24,7 @@ from catalogue.render._markup import (
     url,
 )
 from catalogue.schema import STAGES, HeadType, StageInfo
-from catalogue.vocab import VERDICTS
+from catalogue.vocab import STANDING_RULE, VERDICTS
 
 
 def _home(ctx: _Ctx, intro: str) -> str:
@@ -76,9 +76,16 @@ def _heads_table(ctx: _Ctx, page: str, heads: list[HeadType]) -> str:
     if not heads:
         return "_No head type is recorded here yet._"
     rows = [
-        [_link(h.name, page, head_path(h.id)), ctx.stage_badges(h), str(len(h.evidence)), esc(h.summary)] for h in heads
+        [
+            _link(h.name, page, head_path(h.id)),
+            ctx.stage_badges(h),
+            esc(ctx.cat.standing(h)),
+            str(len(h.evidence)),
+            esc(h.summary),
+        ]
+        for h in heads
     ]
-    return _table(["Head type", "Stages", "Evidence", "Summary"], rows)
+    return _table(["Head type", "Stages", "Standing", "Evidence", "Summary"], rows)
 
 
 def _stage(ctx: _Ctx, s: StageInfo) -> str:
@@ -127,7 +134,8 @@ def _evidence_rows(ctx: _Ctx, page: str, h: HeadType) -> list[list[str]]:
                 esc(e.task or ""),
                 score,
                 checked_cell(e),
-                esc(e.source),
+                esc(e.source_kind) + ("" if e.stance == "support" else f" ({esc(e.stance)})"),
+                esc(e.source) + (f" · scores: {_code(e.scores)}" if e.scores else ""),
             ]
         )
     return rows
@@ -169,6 +177,8 @@ def _head(ctx: _Ctx, h: HeadType) -> str:
     ]
     if h.aliases:
         lines += ["**Also called:** " + ", ".join(esc(a) for a in h.aliases), ""]
+    standing = ctx.cat.standing(h)
+    lines += [f"**Standing:** {esc(standing)} ({esc(STANDING_RULE[standing])})", ""]
     lines += [_paras(h.summary), ""]
     lines += ["## Place in the framework", ""]
     for p in sorted(h.stages, key=lambda p: STAGES.index(p.stage)):
@@ -190,7 +200,7 @@ def _head(ctx: _Ctx, h: HeadType) -> str:
         "",
         *_checked_summary(h),
         _table(
-            ["#", "Work", "Model", "Heads", "Method", "Task", "Score", "Checked", "Where it was read"],
+            ["#", "Work", "Model", "Heads", "Method", "Task", "Score", "Checked", "Source kind", "Where it was read"],
             _evidence_rows(ctx, page, h),
         ),
         "",

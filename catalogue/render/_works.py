@@ -21,6 +21,7 @@ from catalogue.render._markup import (
     paper_path,
     url,
 )
+from catalogue.render._scores import score_maps
 from catalogue.schema import ModelInfo, Reference
 from catalogue.vocab import format_location
 
@@ -116,6 +117,8 @@ def _model(ctx: _Ctx, m: ModelInfo) -> str:
         lines += ["_The model's dimensions are not recorded, so no map is drawn._", ""]
     else:
         lines += ["_No head of this model has a recorded location yet._", ""]
+    tables = [t for t in ctx.cat.scores.values() if t.model == m.id]
+    lines += score_maps(page, m, tables, {k: ctx.ref_label(k) for k in {t.cite for t in tables}})
     if found:
         rows = []
         for h, e in found:

@@ -158,6 +158,7 @@ def candidate_evidence(scan: ScanResult, *, catalogue: Catalogue | None = None) 
             metric=r.check.metric,
             value=rec.score,
             source=r.check.version,
+            source_kind="code",
             reproduced=rec,
         )
         data = ev.model_dump(mode="json", exclude_none=True, exclude_defaults=True)

@@ -1,0 +1,133 @@
+"""The per-head score tables under ``data/scores/``: read, check, rank. Standard library and PyYAML only.
+
+A table is ``data/scores/<cite>/<model>[.<score>].csv`` with columns ``layer,head,score`` (0-indexed, one
+row per head) and a manifest ``.yaml`` beside it (written by ``scripts/import_scores.py``) naming the cite,
+the model, the source file and commit, the score's definition and the authors' selection rule.
+Evidence records point at a table with ``scores:``; :func:`evidence_problem` says when one does not fit.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import yaml
+
+__all__ = ["ScoreTable", "evidence_problem", "parse_table", "ranks"]
+
+
+@dataclass(frozen=True)
+class ScoreTable:
+    """One released per-head score file.
+
+    ``path`` is how evidence names it (``data/scores/<cite>/<file>.csv``); ``cite`` is the work's key, or the
+    manifest's ``source:`` for a third-party measurement (``neuronpedia``); ``name`` is the score's name
+    within the work (``""`` when the work releases one score per model); ``rows`` are
+    ``(layer, head, score)``; ``head_unit`` is ``head`` (query heads) or ``kv_head`` (key/value heads)."""
+
+    path: str
+    cite: str
+    model: str
+    name: str
+    definition: str
+    selection_rule: str
+    source: str
+    head_unit: str
+    rows: tuple[tuple[int, int, float], ...] = field(repr=False)
+
+    def covers(self, layer: int, head: int, group: int | None = None) -> bool:
+        """Whether the table has a row for this query head (``group`` = query heads per KV head, for kv tables)."""
+        if self.head_unit == "kv_head":
+            if group is None:
+                return any(r[0] == layer for r in self.rows)
+            head //= group
+        return (layer, head) in {(r[0], r[1]) for r in self.rows}
+
+
+def parse_table(csv_text: str, manifest_text: str, rel: str) -> tuple[ScoreTable | None, list[str]]:
+    """A table from its CSV and manifest text; ``rel`` is its path ``data/scores/<cite>/<file>.csv``.
+
+    Returns the table (None when unusable) and what is wrong, one message per problem."""
+    problems: list[str] = []
+    try:
+        meta = yaml.safe_load(manifest_text)
+    except yaml.YAMLError as exc:
+        return None, [f"its manifest is not valid YAML: {exc}"]
+    # a work's table names its `cite:`; a third-party measurement (Neuronpedia) names its `source:` instead
+    owner = meta.get("cite") or meta.get("source") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict) or not owner or not meta.get("model"):
+        return None, ["its manifest must be a mapping with `model:` and `cite:` (or `source:`)"]
+    cite, model = str(owner), str(meta["model"])
+    stem = rel.rsplit("/", 1)[-1].removesuffix(".csv")
+    if rel.split("/")[2] != cite:
+        problems.append(f"its manifest names cite {cite!r} but the table sits in folder {rel.split('/')[2]!r}")
+    if stem != model and not stem.startswith(model + "."):
+        problems.append(f"its file name does not start with its manifest's model {model!r}")
+    rows: list[tuple[int, int, float]] = []
+    reader = csv.reader(io.StringIO(csv_text))
+    header = next(reader, None)
+    if header != ["layer", "head", "score"]:
+        return None, [*problems, f"its header is {header!r}: it must be layer,head,score"]
+    for n, row in enumerate(reader, start=2):
+        try:
+            layer, head, score = int(row[0]), int(row[1]), float(row[2])
+        except (ValueError, IndexError):
+            problems.append(f"line {n} is not `layer,head,score` with integers and a number: {row!r}")
+            continue
+        if layer < 0 or head < 0 or not math.isfinite(score):
+            problems.append(f"line {n}: negative index or non-finite score: {row!r}")
+            continue
+        rows.append((layer, head, score))
+    if meta.get("source_repository"):
+        source = f"{meta.get('source_path', '?')} @ {meta['source_repository']} {meta.get('source_commit', '?')}"
+    else:
+        source = f"{meta.get('export', cite)} (sha256 {meta.get('export_sha256', '?')})"
+    table = ScoreTable(
+        path=rel,
+        cite=cite,
+        model=model,
+        name=stem[len(model) + 1 :] if stem != model else "",
+        definition=str(meta.get("score", "")),
+        selection_rule=str(meta.get("selection_rule", "")),
+        source=source,
+        head_unit=str(meta.get("head_unit", "head")),
+        rows=tuple(rows),
+    )
+    return table, problems
+
+
+def evidence_problem(
+    table: ScoreTable | None,
+    path: str,
+    cite: str,
+    model: str | None,
+    locations: Iterable[tuple[int, int]],
+    group: int | None = None,
+) -> str | None:
+    """Why an evidence record may not point at this table (None when it may).
+
+    The table must exist, name the record's cite and model, and cover each of its locations
+    (``group``: query heads per KV head, to map locations onto a ``kv_head`` table)."""
+    if table is None:
+        return f"no score table {path}: give the path of a .csv under data/scores/ (with its .yaml beside it)"
+    if table.cite != cite:
+        return f"{path} holds scores of {table.cite!r}, not of this record's cite {cite!r}"
+    if table.model != model:
+        return f"{path} holds scores for model {table.model!r}, not for this record's model {model!r}"
+    missing = [f"L{layer}H{head}" for layer, head in locations if not table.covers(layer, head, group)]
+    if missing:
+        return f"{path} has no row for {', '.join(missing)}: locations must be heads the table scores"
+    return None
+
+
+def ranks(rows: Iterable[tuple[int, int, float]]) -> list[tuple[int, int, float, int]]:
+    """``(layer, head, score, rank)`` per row: rank 1 is the highest score; tied scores share the best rank."""
+    ordered = sorted(rows, key=lambda r: (-r[2], r[0], r[1]))
+    out: list[tuple[int, int, float, int]] = []
+    for i, (layer, head, score) in enumerate(ordered):
+        rank = out[-1][3] if out and out[-1][2] == score else i + 1
+        out.append((layer, head, score, rank))
+    return sorted(out, key=lambda r: (r[0], r[1]))
