@@ -56,6 +56,7 @@ def data(write_data: Any, monkeypatch: pytest.MonkeyPatch, toy_env: None) -> Pat
         "locations": ["L1H1", "L0H0"],
         "method": "scoring",
         "source": "test fixture",
+        "source_kind": "code",
     }
     induction = make_head()
     induction["evidence"] = [*induction["evidence"], claims]
@@ -173,6 +174,7 @@ def test_verify_exits_0_when_every_claim_is_confirmed(
             "locations": ["L1H1"],
             "method": "scoring",
             "source": "test fixture",
+            "source_kind": "code",
         },
     ]
     monkeypatch.setenv("HEADS_DATA_DIR", str(write_data(heads=[induction, make_prev()], models=[*MODELS, TOY])))
