@@ -1,6 +1,8 @@
 """The Attention Head Catalogue: what is known about attention-head types in language models.
 
-``from catalogue import load`` gives the validated :class:`Catalogue`. The names below are imported on
+``from catalogue import load`` gives the validated :class:`Catalogue`; ``known_heads(model, head_type)`` the
+recorded heads of a model with their hook names and module paths (read from the index, no pydantic);
+``head_id(text)`` a paper's head numbering as canonical ``L<layer>H<head>``. The names below are imported on
 first use (PEP 562), so ``import catalogue`` (and the `heads` query commands) does not import pydantic.
 """
 
@@ -14,6 +16,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from catalogue.errors import CatalogueError, Problem, UnknownHeadError, UnknownModelError, UsageError
+    from catalogue.heads_of import known_heads
+    from catalogue.numbering import Reading, head_id
     from catalogue.schema import Catalogue, Evidence, HeadType, Location, ModelInfo, Reference
 
 _LAZY = {
@@ -28,6 +32,9 @@ _LAZY = {
     "Location": "catalogue.schema",
     "ModelInfo": "catalogue.schema",
     "Reference": "catalogue.schema",
+    "known_heads": "catalogue.heads_of",
+    "head_id": "catalogue.numbering",
+    "Reading": "catalogue.numbering",
 }
 
 
@@ -57,10 +64,13 @@ __all__ = [
     "Location",
     "ModelInfo",
     "Problem",
+    "Reading",
     "Reference",
     "UnknownHeadError",
     "UnknownModelError",
     "UsageError",
     "__version__",
+    "head_id",
+    "known_heads",
     "load",
 ]

@@ -31,14 +31,26 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from catalogue import query
 from catalogue.errors import UsageError
+from catalogue.evidence_ids import assign, new_id
 from catalogue.files import remove_stale_temps, write_atomic
 from catalogue.index import Index
 from catalogue.loader import check
+from catalogue.numbering import describe, head_id
 from catalogue.paths import DataPaths, NotACheckoutError, editable_data_paths
 from catalogue.schema import Evidence, HeadType
 from catalogue.vocab import format_location, location_problem, normalize_name, stage_id
 
-__all__ = ["ANSWERS", "Edit", "add_evidence", "answer_problem", "locked", "new_head", "render_entry", "set_key"]
+__all__ = [
+    "ANSWERS",
+    "Edit",
+    "add_evidence",
+    "answer_problem",
+    "fill_evidence_ids",
+    "locked",
+    "new_head",
+    "render_entry",
+    "set_key",
+]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -67,14 +79,24 @@ class Edit:
 # --------------------------------------------------------------------------- public surface
 
 
-def new_head(fields: dict[str, Any], *, data: str | Path | None = None, cache: str | Path | None = None) -> Edit:
+def new_head(
+    fields: dict[str, Any],
+    *,
+    convention: str | None = None,
+    data: str | Path | None = None,
+    cache: str | Path | None = None,
+) -> Edit:
     """Write a new head type (with at least one evidence record) to ``heads/<id>.yaml``.
 
-    The data folder is ``data``, else the checkout the working directory is in (never the data installed
-    inside the package: :func:`catalogue.paths.editable_data_paths`)."""
+    With ``convention`` (:data:`catalogue.numbering.CONVENTIONS`), locations are read as the paper wrote
+    them (``8-10``, ``(8, 10)``, a flattened index, ...) and converted to 0-indexed ``L<layer>H<head>``;
+    the record's ``source`` then says how they were written. The data folder is ``data``, else the checkout
+    the working directory is in (never the data installed inside the package:
+    :func:`catalogue.paths.editable_data_paths`)."""
     paths = _editable(data)
     with locked(paths):
         index = _index(paths, cache)
+        fields = {**fields, "evidence": [_converted(index, dict(e), convention) for e in fields.get("evidence") or []]}
         tax = query.taxonomy(index)
         fields = {**fields, "stages": [_stage_names(tax, dict(p)) for p in fields.get("stages") or []]}
         head = _validated(HeadType, fields, "head type")
@@ -88,7 +110,15 @@ def new_head(fields: dict[str, Any], *, data: str | Path | None = None, cache: s
         for r in head.related:
             if _owner(index, r.head) != r.head:
                 raise UsageError(f"--related: no head type has id {r.head!r} (`heads list` shows them)")
-        head = head.model_copy(update={"evidence": [_checked_evidence(index, e) for e in head.evidence]})
+        taken = _taken_ids(index)
+        evidence = []
+        for e in head.evidence:
+            e = _checked_evidence(index, e)
+            if e.id is None:
+                e = e.model_copy(update={"id": new_id(head.id, e.model_dump(mode="json"), taken)})
+            taken.add(str(e.id))
+            evidence.append(e)
+        head = head.model_copy(update={"evidence": evidence})
         buf = io.StringIO()
         _yaml("").dump(render_entry(head), buf)
         written = _commit(paths, target, HEADER + buf.getvalue(), cache)
@@ -96,20 +126,32 @@ def new_head(fields: dict[str, Any], *, data: str | Path | None = None, cache: s
 
 
 def add_evidence(
-    name: str, fields: dict[str, Any], *, data: str | Path | None = None, cache: str | Path | None = None
+    name: str,
+    fields: dict[str, Any],
+    *,
+    convention: str | None = None,
+    data: str | Path | None = None,
+    cache: str | Path | None = None,
 ) -> Edit:
     """Append an evidence record to the file of the head type with this id, name or alias (the data folder
-    as for :func:`new_head`)."""
+    as for :func:`new_head`).
+
+    ``convention``: as in :func:`new_head`, the locations are converted from the paper's numbering."""
     paths = _editable(data)
     with locked(paths):
         index = _index(paths, cache)
         hid = query.show(index, name)["id"]
+        fields = _converted(index, fields, convention)
         ev = _checked_evidence(index, _validated(Evidence, fields, "evidence record"))
         target = paths.head_file(hid)
         text = target.read_text(encoding="utf-8")
         current = HeadType.model_validate(YAML(typ="safe").load(text))
-        if ev in current.evidence:
+        if any(ev == e.model_copy(update={"id": ev.id}) for e in current.evidence):
             raise UsageError(f"{hid} already has this evidence record: nothing to add")
+        if ev.id is None:
+            same = [e for e in current.evidence if (e.cite, e.model, e.method) == (ev.cite, ev.model, ev.method)]
+            rank = sum(1 for e in same if sorted(map(str, e.locations)) == sorted(map(str, ev.locations)))
+            ev = ev.model_copy(update={"id": new_id(hid, ev.model_dump(mode="json"), _taken_ids(index), rank=rank)})
         _commit(paths, target, _splice(text, ["evidence"], render_entry(ev)), cache)
         head = current.model_copy(update={"evidence": [*current.evidence, ev]})
         return Edit(head, ev, target)
@@ -203,6 +245,90 @@ def render_entry(obj: BaseModel) -> CommentedMap:
     data = obj.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     node: CommentedMap = _node(data, "")
     return node
+
+
+def fill_evidence_ids(*, data: str | Path | None = None) -> dict[Path, list[str]]:
+    """Give every evidence record that has no ``id:`` a permanent one; never change an existing id.
+
+    Deterministic and re-runnable: the same data gets the same ids (:func:`catalogue.evidence_ids.assign`,
+    files in name order), and a second run changes nothing. Each ``id:`` line is inserted after the first
+    line of its record (normally ``cite:``); no other line of a file changes. Files are written atomically,
+    under the data folder's edit lock. Returns ``{file: [new ids]}`` for the files that changed. Raises
+    :class:`~catalogue.errors.UsageError` when a file cannot be parsed (run ``heads validate``)."""
+    paths = _editable(data)
+    out: dict[Path, list[str]] = {}
+    with locked(paths):
+        files = paths.head_files()
+        docs: dict[Path, tuple[str, Any]] = {}
+        taken: set[str] = set()
+        for f in files:
+            text = f.read_text(encoding="utf-8")
+            try:
+                doc = YAML().load(text)
+            except Exception as exc:  # noqa: BLE001 - ruamel raises many kinds
+                raise UsageError(f"{f}: not valid YAML ({exc}): fix it (`heads validate`) and run again") from None
+            docs[f] = (text, doc)
+            for e in _evidence_list(doc):
+                if isinstance(e, dict) and e.get("id"):
+                    taken.add(str(e["id"]))
+        for f in files:
+            text, doc = docs[f]
+            records = [e for e in _evidence_list(doc) if isinstance(e, CommentedMap)]
+            new = assign(str(doc.get("id") or f.stem), records, taken)
+            lines = text.split("\n")
+            inserts = []
+            for rec, ev_id in zip(records, new, strict=True):
+                if ev_id is None:
+                    continue
+                keys = list(rec)
+                row, col = (int(x) for x in rec.lc.key(keys[1])) if len(keys) > 1 else (int(rec.lc.line) + 1, 0)
+                if len(keys) < 2:
+                    col = int(rec.lc.key(keys[0])[1])
+                inserts.append((row, " " * col + f"id: {ev_id}", ev_id))
+                taken.add(ev_id)
+            if not inserts:
+                continue
+            for row, line, _ in sorted(inserts, reverse=True):
+                lines.insert(row, line)
+            new_text = "\n".join(lines)
+            check_ids = [e.get("id") for e in _evidence_list(YAML(typ="safe").load(new_text))]
+            if [str(i) for i in check_ids] != [str(r.get("id") or n) for r, n in zip(records, new, strict=True)]:
+                raise UsageError(f"{f}: could not insert the ids without changing other lines: add them by hand")
+            write_atomic(f, new_text)
+            out[f] = [i for _, _, i in inserts]
+    return out
+
+
+def _converted(index: Index, fields: dict[str, Any], convention: str | None) -> dict[str, Any]:
+    """``fields`` with its locations read in ``convention`` and written as 0-indexed ``L<layer>H<head>``."""
+    texts = [str(x) for x in fields.get("locations") or []]
+    if convention is None or not texts:
+        return fields
+    layers = heads = None
+    if fields.get("model"):
+        m = query.resolve_model(str(fields["model"]), index)
+        layers, heads = m.get("layers"), m.get("heads")
+    locations = []
+    for t in texts:
+        try:
+            r = head_id(t, convention=convention, layers=layers, heads=heads)
+        except ValueError as exc:
+            raise UsageError(f"--location {exc}") from None
+        locations.append(r.assumed.canonical)
+    written = ", ".join(texts)
+    source = str(fields.get("source") or "")
+    note = f"heads as written there, {convention} ({describe(convention)}): {written}; converted to 0-indexed"
+    return {**fields, "locations": locations, "source": f"{source} ({note})" if source else source}
+
+
+def _evidence_list(doc: Any) -> list[Any]:
+    ev = doc.get("evidence") if isinstance(doc, dict) else None
+    return list(ev) if isinstance(ev, list) else []
+
+
+def _taken_ids(index: Index) -> set[str]:
+    """Every evidence id the catalogue holds (withdrawn records included: an id is never reused)."""
+    return {str(r[0]) for r in index.raw("SELECT key FROM evidence WHERE key IS NOT NULL")}
 
 
 # --------------------------------------------------------------------------- steps

@@ -70,6 +70,8 @@ class EvidenceRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     head_id: str = Field(foreign_key="head.id", index=True)
     ordinal: int
+    key: str | None = Field(default=None, index=True)  # the permanent evidence id (ev-...)
+    deprecated: bool = False  # withdrawn: kept, but its locations are not indexed
     cite: str = Field(index=True)
     model: str | None = Field(default=None, index=True)
     method: str = Field(index=True)
@@ -232,6 +234,8 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
                     "id": ev_id,
                     "head_id": h.id,
                     "ordinal": k,
+                    "key": e.id,
+                    "deprecated": e.deprecated is not None,
                     "cite": e.cite,
                     "model": e.model,
                     "method": e.method,
@@ -246,6 +250,7 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
             locations += [
                 {"evidence_id": ev_id, "head_id": h.id, "model": e.model, "layer": loc.layer, "head": loc.head}
                 for loc in e.locations
+                if e.deprecated is None  # a withdrawn claim places no head
             ]
             body.append(_fts_text(e.task, e.method_detail, e.note, e.model, ref.title))
         fts.append(

@@ -52,8 +52,8 @@ def _umask_mode() -> int:
     return 0o666 & ~mask
 
 
-def write_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8, ``\\n`` line ends) to ``path``; returns the path written.
+def write_atomic(path: str | Path, text: str | bytes) -> Path:
+    """Write ``text`` (UTF-8, ``\\n`` line ends; or ``bytes`` as they are) to ``path``; returns the path written.
 
     - A symlink is followed: its target is written, the link stays.
     - A regular file (or a new one) is replaced atomically: a temporary file in the same folder, then a
@@ -70,14 +70,17 @@ def write_atomic(path: str | Path, text: str) -> Path:
     except FileNotFoundError:
         st = None
     if st is not None and not stat.S_ISREG(st.st_mode):
-        with open(target, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+        if isinstance(text, bytes):
+            target.write_bytes(text)
+        else:
+            with open(target, "w", encoding="utf-8", newline="\n") as f:
+                f.write(text)
         return target
     mode = stat.S_IMODE(st.st_mode) if st is not None else _umask_mode()
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(text if isinstance(text, bytes) else text.encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)

@@ -21,6 +21,7 @@ __all__ = [
     "Format",
     "evidence_rows",
     "checked_text",
+    "claims_report",
     "head_text",
     "model_text",
     "render_rows",
@@ -106,6 +107,8 @@ def evidence_rows(heads: Sequence[Record]) -> list[dict[str, Any]]:
     return [
         {
             "head_id": h["id"],
+            "evidence_id": e.get("id") or "",
+            "status": "withdrawn" if e.get("deprecated") else "current",
             "cite": e["cite"],
             "model": e.get("model") or "",
             "locations": _locations(e),
@@ -152,7 +155,8 @@ class _Text:
 
 def _evidence_lines(out: _Text, e: Record, labels: Mapping[str, str], indent: int) -> None:
     who = labels.get(e["cite"], e["cite"])
-    head = f"- {who} [{e['cite']}]: {e.get('model') or 'no specific model'}, {e['method']}"
+    ev_id = f"{e['id']} " if e.get("id") else ""
+    head = f"- {ev_id}{who} [{e['cite']}]: {e.get('model') or 'no specific model'}, {e['method']}"
     if e.get("method_detail"):
         head += f" ({e['method_detail']})"
     out.add(head, indent, hang=2)
@@ -167,6 +171,9 @@ def _evidence_lines(out: _Text, e: Record, labels: Mapping[str, str], indent: in
     out.field("source:", f"{e['source']} ({e['source_kind']}{'' if stance == 'support' else '; ' + stance})", inner)
     if e.get("scores"):
         out.field("scores:", e["scores"], inner)
+    dep = e.get("deprecated")
+    if dep:
+        out.field("WITHDRAWN:", f"{dep['date']}: {dep['reason']}", inner)
     if e.get("note"):
         out.field("note:", e["note"], inner)
     c = e.get("checked")
@@ -191,6 +198,21 @@ def checked_text(c: Record) -> str:
         for x in c["heads"]
     )
     return f"{c['verdict']}: {c['check']} {heads}; {c['model']}, {c['date']}"
+
+
+def claims_report(rows: Sequence[Record], fmt: str = "text") -> str:
+    """`heads verify --claims`: one line per claim with its verdict and the claimed heads' scores (text), or the
+    rows as JSON. ``rows`` come from :meth:`catalogue.claims.Measured.rows`."""
+    if fmt == "json":
+        return json.dumps(list(rows), indent=2, ensure_ascii=False)
+    cols = ["head_type", "evidence", "verdict", "threshold", "chance", "scores"]
+    if rows and "recorded" in rows[0]:
+        cols.insert(3, "recorded")
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[str(r["verdict"])] = counts.get(str(r["verdict"]), 0) + 1
+    summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+    return table(cols, [[r.get(c, "") for c in cols] for r in rows]) + f"\n{len(rows)} claim(s): {summary}"
 
 
 def head_text(h: Record, labels: Mapping[str, str], *, width: int | None = None) -> str:
@@ -353,3 +375,38 @@ def taxonomy_text(tax: Record, parts: Sequence[str]) -> str:
         rows = [[b["id"], b["kind"], b["task_type"], b["description"]] for b in tax["benchmarks"]]
         blocks.append(table(["benchmark", "kind", "task type", "description"], rows))
     return "\n\n".join(blocks)
+
+
+def resolution_text(r: Any) -> str:
+    """`heads id` as text: the canonical head and the convention assumed, or every reading when ambiguous."""
+    first = r.assumed
+    if not r.ambiguous:
+        return f"{first.canonical}  ({r.form}; {first.convention}: {first.description})"
+    lines = [
+        f"{first.canonical}  (assumed {first.convention}: {first.description})",
+        f"ambiguous: {r.text!r} has {len(r.readings)} readings; pass --convention to choose one:",
+    ]
+    width = max(len(x.convention) for x in r.readings)
+    lines += [f"  {x.canonical:<8} {x.convention:<{width}}  {x.description}" for x in r.readings]
+    return "\n".join(lines)
+
+
+def compare_text(h: Record, rows: Sequence[Record], *, width: int = 30) -> str:
+    """`heads compare` as text: one line per model and layer with a bar of the relative depth, banded in thirds."""
+    if not rows:
+        return f"{h['id']}: no located evidence in a model of known depth"
+    out = [
+        f"{h['name']} [{h['id']}] by relative depth (layer / layers; the survey's shallow / middle / deep as thirds)",
+        "",
+    ]
+    mw = max(len(str(r["model"])) for r in rows)
+    for r in rows:
+        pos = min(width - 1, int(float(r["relative_depth"]) * width))
+        bar = "".join(
+            "|" if i == pos else ("." if (3 * i) // width == (3 * pos) // width else " ") for i in range(width)
+        )
+        out.append(
+            f"{str(r['model']):<{mw}}  L{r['layer']:<3}/{r['layers']:<4} {float(r['relative_depth']):.2f} "
+            f"{r['band']:<7} [{bar}] {r['heads']}"
+        )
+    return "\n".join(out)

@@ -25,19 +25,30 @@ from catalogue.errors import UsageError
 from catalogue.paths import data_paths
 from catalogue.schema import Evidence, HeadType
 
-__all__ = ["Diff", "EvidenceChange", "HeadChange", "ItemChange", "diff", "diff_texts", "read_at"]
+__all__ = [
+    "Diff",
+    "EvidenceChange",
+    "HeadChange",
+    "ItemChange",
+    "changelog",
+    "diff",
+    "diff_revisions",
+    "diff_texts",
+    "read_at",
+]
 
 
 @dataclass(frozen=True)
 class EvidenceChange:
-    status: str  # added | removed | changed
+    status: str  # added | removed | changed | withdrawn (``deprecated`` set) | restored (``deprecated`` cleared)
     cite: str
     model: str | None
     fields: list[str] = field(default_factory=list)  # changed fields, for "changed"
+    id: str | None = None  # the permanent evidence id, when the record has one
     verdict: str = ""  # "unchecked -> confirmed" when the measured status of the claim changed
 
     def __str__(self) -> str:
-        what = f"{self.cite}" + (f" on {self.model}" if self.model else "")
+        what = f"{self.cite}" + (f" on {self.model}" if self.model else "") + (f" [{self.id}]" if self.id else "")
         verdict = f"; verdict {self.verdict}" if self.verdict else ""
         return f"evidence {self.status}: {what}" + (f" ({', '.join(self.fields)}{verdict})" if self.fields else "")
 
@@ -181,6 +192,10 @@ def _ev_key(e: Any) -> tuple[str, str]:
     return (str(e.get("cite", "")), str(e.get("model") or ""))
 
 
+def _ev_id(e: Any) -> str | None:
+    return str(e["id"]) if isinstance(e, dict) and e.get("id") else None
+
+
 def _verdict(e: Any) -> str:
     checked = e.get("checked") if isinstance(e, dict) else None
     return str(checked.get("verdict")) if isinstance(checked, dict) else "unchecked"
@@ -192,28 +207,45 @@ def _verdict_change(old: Any, new: Any) -> str:
 
 
 def _evidence_changes(old: list[Any], new: list[Any]) -> list[EvidenceChange]:
+    """Records are matched by permanent id; records without one (older data) by (cite, model), in order."""
+    new_ids = {i for i in map(_ev_id, new) if i}
+    old_by_id = {i: e for e in old if (i := _ev_id(e)) and i in new_ids}
+    out: list[EvidenceChange] = []
+    for n in new:
+        i = _ev_id(n)
+        if i is not None and i in old_by_id:
+            out += _compare(old_by_id[i], n)
+    rest_old = [e for e in old if _ev_id(e) not in old_by_id]
+    rest_new = [e for e in new if _ev_id(e) not in old_by_id]
+
     def bucket(items: list[Any]) -> dict[tuple[str, str], list[Any]]:
         b: dict[tuple[str, str], list[Any]] = {}
         for e in items:
             b.setdefault(_ev_key(e), []).append(e)
         return b
 
-    ob, nb = bucket(old), bucket(new)
-    out: list[EvidenceChange] = []
+    ob, nb = bucket(rest_old), bucket(rest_new)
     for key in sorted(set(ob) | set(nb)):
         olds, news = ob.get(key, []), nb.get(key, [])
         cite, model = key[0], key[1] or None
         for o, n in zip(olds, news, strict=False):
-            if o != n:
-                changed = (
-                    sorted(k for k in set(o) | set(n) if o.get(k) != n.get(k))
-                    if isinstance(o, dict) and isinstance(n, dict)
-                    else []
-                )
-                out.append(EvidenceChange("changed", cite, model, changed, _verdict_change(o, n)))
-        out += [EvidenceChange("removed", cite, model) for _ in olds[len(news) :]]
-        out += [EvidenceChange("added", cite, model) for _ in news[len(olds) :]]
-    return out
+            out += _compare(o, n)
+        out += [EvidenceChange("removed", cite, model, id=_ev_id(o)) for o in olds[len(news) :]]
+        out += [EvidenceChange("added", cite, model, id=_ev_id(n)) for n in news[len(olds) :]]
+    return sorted(out, key=lambda c: (c.cite, c.model or "", c.id or "", c.status))
+
+
+def _compare(o: Any, n: Any) -> list[EvidenceChange]:
+    if o == n:
+        return []
+    cite, model = _ev_key(n)
+    if not (isinstance(o, dict) and isinstance(n, dict)):
+        return [EvidenceChange("changed", cite, model or None)]
+    changed = sorted(k for k in set(o) | set(n) if o.get(k) != n.get(k))
+    status = "changed"
+    if "deprecated" in changed:
+        status = "withdrawn" if n.get("deprecated") else "restored"
+    return [EvidenceChange(status, cite, model or None, changed, _ev_id(n) or _ev_id(o), _verdict_change(o, n))]
 
 
 def _head_changes(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> list[HeadChange]:
@@ -293,3 +325,79 @@ def _read(path: Path) -> str | None:
         return path.read_text(encoding="utf-8")
     except (FileNotFoundError, UnicodeDecodeError):
         return None
+
+
+# --------------------------------------------------------------------------- release changelog
+
+
+def _heads_at(rev: str | None, paths_folder: Path) -> tuple[dict[str, dict[str, Any]], str | None, str | None]:
+    """Head-type records, models.yaml and references.bib at ``rev`` (None: nothing, the start of history)."""
+    if rev is None:
+        return {}, None, None
+    paths = data_paths(paths_folder)
+    root = _root(paths.folder.resolve(), rev)
+    heads_rel = _rel(paths.folder, root) + "/heads"
+    listed = _git(["ls-tree", "-r", "--name-only", rev, "--", heads_rel + "/"], root).stdout.split("\n")
+    out: dict[str, dict[str, Any]] = {}
+    files = [p for p in listed if p.endswith((".yaml", ".yml"))]
+    if files:
+        for p in files:
+            out.update(_records(_git(["show", f"{rev}:{p}"], root).stdout, rev))
+    else:
+        out = _records(read_at(rev, paths.folder / "heads.yaml"), rev)
+    return out, read_at(rev, paths.models), read_at(rev, paths.references)
+
+
+def diff_revisions(old: str | None, new: str, *, data: str | Path | None = None) -> Diff:
+    """What changed in the data between two git revisions (``old`` None: everything at ``new`` is added)."""
+    folder = data_paths(data).folder
+    o_heads, o_models, o_refs = _heads_at(old, folder)
+    n_heads, n_models, n_refs = _heads_at(new, folder)
+    items = _items("model", o_models, n_models) + _items("work", o_refs, n_refs)
+    return Diff(old or "(nothing)", new, _head_changes(o_heads, n_heads), items)
+
+
+def changelog(old: str | None, new: str, *, title: str, data: str | Path | None = None) -> str:
+    """A CHANGELOG.md section (Markdown) for the data release ``new`` since ``old``: head types added,
+    changed and removed; evidence added, changed, withdrawn (deprecated) and removed, each by permanent id;
+    models and works added, changed and removed. Deterministic."""
+    d = diff_revisions(old, new, data=data)
+    since = f"Compared with `{old}`." if old else "The first data release: everything in it is new."
+    lines = [f"## {title}", "", since, ""]
+
+    def section(name: str, entries: list[str]) -> None:
+        if entries:
+            lines.extend([f"### {name} ({len(entries)})", "", *entries, ""])
+
+    for status in ("added", "changed", "removed"):
+        section(
+            f"Head types {status}",
+            [f"- `{c.id}`" + (f": {', '.join(c.fields)}" if c.fields else "") for c in d.changes if c.status == status],
+        )
+    evidence = [(c.id, e) for c in d.changes for e in c.evidence]
+    for status, label in (
+        ("added", "added"),
+        ("changed", "changed"),
+        ("withdrawn", "withdrawn"),
+        ("restored", "restored"),
+        ("removed", "removed (an id must never be removed: withdraw the record instead)"),
+    ):
+        section(
+            f"Evidence {label}",
+            [
+                f"- `{e.id or 'no id'}` {hid}: {e.cite}"
+                + (f" on {e.model}" if e.model else "")
+                + (f" ({', '.join(e.fields)})" if e.fields else "")
+                for hid, e in evidence
+                if e.status == status
+            ],
+        )
+    for kind in ("model", "work"):
+        for status in ("added", "changed", "removed"):
+            section(
+                f"{'Models' if kind == 'model' else 'Works'} {status}",
+                [f"- `{i.id}`" for i in d.items if i.kind == kind and i.status == status],
+            )
+    if d.empty:
+        lines += ["No change to the data.", ""]
+    return "\n".join(lines).rstrip() + "\n"

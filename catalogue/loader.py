@@ -550,8 +550,8 @@ def _check_scores(
 
 
 def _evidence_key(e: Any) -> str:
-    """Two records are duplicates when they are equal in every field but ``note``."""
-    return str(e.model_dump_json(exclude={"note"}))
+    """Two records are duplicates when they are equal in every field but ``note`` and their ``id``."""
+    return str(e.model_dump_json(exclude={"note", "id"}))
 
 
 def _cross_check(
@@ -563,6 +563,7 @@ def _cross_check(
 ) -> Iterator[Problem]:
     names: dict[str, str] = {}
     checks: dict[str, str] = {}
+    evidence_ids: dict[str, str] = {}  # permanent evidence id -> "head-id evidence[j]" that holds it
     ids = {f.head.id for f in heads} | known_ids
     for f in heads:
         h, name, lines = f.head, f.name, f.lines
@@ -612,6 +613,28 @@ def _cross_check(
                     "remove the duplicate, or say in `task`/`method_detail` how the two differ",
                 )
             seen.setdefault(key, j)
+            if e.id is None:
+                path = ("evidence", j)
+                yield Problem(
+                    name,
+                    lines(path),
+                    _where(path),
+                    "this evidence record has no permanent `id:`",
+                    "run `python scripts/assign_evidence_ids.py` (it fills missing ids and changes no other)",
+                    "warning",
+                )
+            else:
+                holder = evidence_ids.setdefault(e.id, f"{h.id} evidence[{j}]")
+                if holder != f"{h.id} evidence[{j}]":
+                    path = ("evidence", j, "id")
+                    yield Problem(
+                        name,
+                        lines(path),
+                        _where(path),
+                        f"evidence id {e.id!r} is already used by {holder}",
+                        "ids are never shared or reused: delete this `id:` line and run "
+                        "`python scripts/assign_evidence_ids.py` to give the record a new one",
+                    )
             if cite_keys is not None and e.cite not in cite_keys:
                 path = ("evidence", j, "cite")
                 yield Problem(

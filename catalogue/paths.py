@@ -29,6 +29,7 @@ __all__ = [
     "cache_dir",
     "checkout_data_dir",
     "data_paths",
+    "data_version",
     "default_data_dir",
     "editable_data_paths",
 ]
@@ -188,3 +189,15 @@ def cache_dir(override: str | Path | None = None) -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "attention-head-catalogue"
+
+
+def data_version(path: str | Path | None = None) -> str:
+    """The data's own release version, ``data/VERSION`` (semantic versioning; separate from the package's).
+
+    Raises ``OSError`` when the file is missing, ``ValueError`` when it does not hold a ``MAJOR.MINOR.PATCH``."""
+    import re
+
+    text = (data_paths(path).folder / "VERSION").read_text(encoding="utf-8").strip()
+    if not re.fullmatch(r"\d+\.\d+\.\d+", text):
+        raise ValueError(f"data/VERSION holds {text!r}: write a version like 1.2.0")
+    return text

@@ -8,6 +8,7 @@ vocabularies are ``Literal`` types; their runtime lists are derived from the typ
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable, Iterable
 from datetime import date as date_type
@@ -24,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from catalogue.evidence_ids import EVIDENCE_ID_PATTERN
 from catalogue.scores import ScoreTable
 from catalogue.vocab import (
     CHECKS,
@@ -62,6 +64,7 @@ __all__ = [
     "STAGES",
     "SUBCATEGORIES",
     "Benchmark",
+    "Deprecated",
     "CheckId",
     "Evidence",
     "HeadType",
@@ -132,6 +135,13 @@ ModelId = Annotated[
         )
     ),
     _id_schema(MODEL_ID_PATTERN, 80),
+]
+EvidenceId = Annotated[
+    str,
+    AfterValidator(
+        _matches(EVIDENCE_ID_PATTERN, 11, "an evidence id is ev- and 8 characters a-z or 2-7, e.g. ev-k3vq7m2a")
+    ),
+    _id_schema(EVIDENCE_ID_PATTERN, 11),
 ]
 CiteKey = Annotated[
     str,
@@ -242,6 +252,13 @@ class Reproduced(_Strict):
         return [_location(x) for x in v] if isinstance(v, list) else v
 
 
+class Deprecated(_Strict):
+    """Why and when an evidence record was withdrawn. The record stays in the data, so its id is never reused."""
+
+    reason: Text
+    date: datetime.date = Field(description="the day it was withdrawn, YYYY-MM-DD")
+
+
 class HeadCheck(_Strict):
     """One claimed head as a check measured it."""
 
@@ -293,6 +310,11 @@ class Evidence(_Strict):
     """One work's claim about a head type in one model."""
 
     cite: CiteKey = Field(description="BibTeX key in data/references.bib")
+    id: EvidenceId | None = Field(
+        default=None,
+        description="permanent id of this claim, ev- + 8 base32 characters; assigned once, never changed or reused "
+        "(`heads add-evidence` and scripts/assign_evidence_ids.py assign it)",
+    )
     model: ModelId | None = Field(default=None, description="model registry id; omit for theory-only work")
     locations: list[Location] = Field(
         default_factory=list,
@@ -319,6 +341,9 @@ class Evidence(_Strict):
     )
     note: Text | None = None
     reproduced: Reproduced | None = None
+    deprecated: Deprecated | None = Field(
+        default=None, description="set when the claim is withdrawn: the record stays, with the reason and date"
+    )
     checked: Checked | None = Field(default=None, description="the catalogue's own measurement of this claim")
 
     @field_validator("locations", mode="before")
@@ -344,6 +369,8 @@ class Evidence(_Strict):
             raise ValueError("locations need a model: add `model:` with a model registry id")
         if self.scores is not None and self.model is None:
             raise ValueError("a score table needs a model: add `model:` with the table's model id")
+        if self.deprecated is not None and self.id is None:
+            raise ValueError("a withdrawn record needs its `id:` (python scripts/assign_evidence_ids.py adds it)")
         return self
 
 

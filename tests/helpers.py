@@ -73,6 +73,7 @@ def make_head(**overrides: Any) -> dict[str, Any]:
         "evidence": [
             {
                 "cite": "wang2022interpretability",
+                "id": "ev-inductaa",
                 "model": "gpt2-small",
                 "locations": ["L5H5", "L5H8", "L5H9", "L6H9"],
                 "method": "path-patching",
@@ -82,6 +83,7 @@ def make_head(**overrides: Any) -> dict[str, Any]:
             },
             {
                 "cite": "olsson2022incontext",
+                "id": "ev-inductab",
                 "method": "scoring",
                 "metric": "prefix matching score",
                 "value": 0.9,
@@ -107,6 +109,7 @@ def make_prev(**overrides: Any) -> dict[str, Any]:
         evidence=[
             {
                 "cite": "wang2022interpretability",
+                "id": "ev-prevtoka",
                 "model": "gpt2-small",
                 "locations": ["L2H2", "L4H11"],
                 "method": "path-patching",
@@ -129,10 +132,11 @@ def write_data(
     head_texts: dict[str, str] | None = None,
 ) -> Path:
     """Write a data folder at ``folder``: one ``heads/<id>.yaml`` per head (file name from its ``id``),
-    ``models.yaml``, ``references.bib`` and the real ``taxonomy.yaml``. ``head_texts`` maps a file stem
+    ``models.yaml``, ``references.bib`` and the real ``taxonomy.yaml`` and ``VERSION``. ``head_texts`` maps a file stem
     to raw text written as ``heads/<stem>.yaml`` (instead of ``heads``)."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(DATA / "taxonomy.yaml", folder / "taxonomy.yaml")
+    shutil.copy(DATA / "VERSION", folder / "VERSION")
     (folder / "models.yaml").write_text(
         yaml.safe_dump({"models": copy.deepcopy(models if models is not None else MODELS)})
     )

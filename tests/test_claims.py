@@ -134,6 +134,6 @@ def test_a_changed_verdict_shows_in_heads_diff(write_data: WriteData, cache: Pat
     record({("induction-head", 0): block()}, data=d)
     text = diff("HEAD", data=d).text()
     assert (
-        "evidence changed: wang2022interpretability on gpt2-small (checked; verdict unchecked -> below-threshold)"
-        in text
+        "evidence changed: wang2022interpretability on gpt2-small [ev-inductaa] "
+        "(checked; verdict unchecked -> below-threshold)" in text
     )

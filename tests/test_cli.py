@@ -71,7 +71,8 @@ def test_where_model_search_cite_stats_export(data: Path, tmp_path: Path) -> Non
     out = tmp_path / "export.json"
     run(data, "export", "-f", "json", "-o", str(out))
     assert {h["id"] for h in json.loads(out.read_text())["heads"]} == {"induction-head", "previous-token-head"}
-    assert run(data, "export", "-f", "csv").splitlines()[0].startswith("head_id,cite,model,locations")
+    header = run(data, "export", "-f", "csv").splitlines()[0]
+    assert header.startswith("head_id,evidence_id,status,cite,model,locations")
     assert run(data, "export", "-f", "bibtex").count("@") == 3
     assert "gpt2-small" in run(data, "models")
     tax = run(data, "taxonomy")

@@ -108,6 +108,7 @@ def test_add_evidence_appends_one_record_and_changes_nothing_else(data: Path) ->
     after = induction(data).read_text()
     assert added_lines(before, after) == [
         "  - cite: olsson2022incontext",
+        f"    id: {ev.id}",
         "    model: gpt2-small",
         "    locations: [L1H4, L2H3]",
         "    method: scoring",
@@ -251,10 +252,11 @@ def test_cli_add_evidence(data: Path) -> None:
          "--source", "Table 1", "--source-kind", "body"],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert f"wrote {induction(data)}: evidence from olsson2022incontext on gpt2-small added to induction-head" in (
-        r.output.replace("\n", "")
-    )
     ev = load(data).heads["induction-head"].evidence[-1]
+    assert (
+        f"wrote {induction(data)}: evidence {ev.id} from olsson2022incontext on gpt2-small at L1H4, L2H3 added to "
+        "induction-head" in r.output.replace("\n", "")
+    )
     assert ev.value == 0.7 and [str(x) for x in ev.locations] == ["L1H4", "L2H3"]
 
 

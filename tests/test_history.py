@@ -86,8 +86,24 @@ def test_added_removed_and_changed(repo: Path) -> None:
     text = d.text()
     assert "1 added, 1 removed, 1 changed" in text
     assert "~ induction-head: changed (summary)" in text
-    assert "    ~ evidence changed: wang2022interpretability on gpt2-small (locations)" in text
+    assert "    ~ evidence changed: wang2022interpretability on gpt2-small [ev-inductaa] (locations)" in text
     assert json.loads(d.json())["changes"][0]["id"] == "copy-head"
+
+
+def test_evidence_is_matched_by_its_permanent_id_and_withdrawal_is_named() -> None:
+    old = make_head()
+    new = make_head()
+    first, second = new["evidence"]
+    # the records swap places, one changes its cite (same id: the same claim), the other is withdrawn
+    new["evidence"] = [
+        {**second, "deprecated": {"reason": "retracted by the authors", "date": "2026-01-02"}},
+        {**first, "cite": "olsson2022incontext"},
+    ]
+    d = diff_texts(dump([old]), dump([new]))
+    assert [(e.status, e.id, e.fields) for e in d.changes[0].evidence] == [
+        ("withdrawn", "ev-inductab", ["deprecated"]),
+        ("changed", "ev-inductaa", ["cite"]),
+    ]
 
 
 def test_equivalent_spellings_are_not_changes() -> None:

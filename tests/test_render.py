@@ -74,7 +74,12 @@ def test_output_is_deterministic_and_independent_of_input_order(write_data: Writ
 def test_head_page_has_evidence_bibtex_verification_and_related(cat: Catalogue) -> None:
     page = _pages(cat)["heads/induction-head.md"]
     assert page.startswith('---\ntitle: "Induction head"\n---\n\n# Induction head')
-    assert "| 1 | [Wang et al., 2023](../papers/wang2022interpretability.md)" in page
+    assert (
+        '| 1 <a id="ev-inductaa" href="#ev-inductaa"><code>ev-inductaa</code></a> | '
+        "[Wang et al., 2023](../papers/wang2022interpretability.md)" in page
+    )
+    # where the type sits across models: relative depth and the survey's band (thirds)
+    assert "## Across models" in page and "| 5 of 12 |" in page and "| middle |" in page
     assert "L5H5 L5H8 L5H9 L6H9" in page
     assert "[Path patching](../methods.md#path-patching)" in page
     assert "prefix matching score = 0.9" in page

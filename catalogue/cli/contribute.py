@@ -190,6 +190,24 @@ ScoresOpt = Annotated[
 ]
 
 
+class Convention(str, Enum):
+    zero = "0-indexed"
+    one = "1-indexed"
+    one_layers = "1-indexed-layers"
+    one_heads = "1-indexed-heads"
+    flat = "flat"
+    flat_one = "flat-1-indexed"
+
+
+Conv = Annotated[
+    Optional[Convention],
+    typer.Option(
+        help="Read --location as the paper wrote it ('8-10', '(8, 10)', a flattened index...) in this numbering; "
+        "converted to 0-indexed, and `source` says so (`heads id` shows the readings)."
+    ),
+]
+
+
 @app.command("new", rich_help_panel=PANEL)
 def new(
     id: Annotated[Optional[str], typer.Option("--id", help="Kebab-case id, e.g. name-mover-head.")] = None,
@@ -218,6 +236,7 @@ def new(
     source_kind: SourceKindOpt = None,
     stance: StanceOpt = None,
     scores: ScoresOpt = None,
+    convention: Conv = None,
 ) -> None:
     """Add a new head type, with its first evidence record, as data/heads/<id>.yaml."""
     from catalogue import contribute
@@ -265,7 +284,8 @@ def new(
             answers,
         )
     ]
-    edit = contribute.new_head(fields, data=state.data, cache=state.cache_dir)
+    conv = convention.value if convention else None
+    edit = contribute.new_head(fields, convention=conv, data=state.data, cache=state.cache_dir)
     typer.echo(f"wrote {edit.path}: head type {edit.head.id} with 1 evidence record; next, open a pull request")
 
 
@@ -285,6 +305,7 @@ def add_evidence(
     source_kind: SourceKindOpt = None,
     stance: StanceOpt = None,
     scores: ScoresOpt = None,
+    convention: Conv = None,
 ) -> None:
     """Add an evidence record to an existing head type's file (its comments and order are kept)."""
     from catalogue import contribute
@@ -292,11 +313,13 @@ def add_evidence(
     fields = _evidence(
         cite, model, location, method, method_detail, task, metric, value, source, note, source_kind, stance, scores
     )
-    edit = contribute.add_evidence(head, fields, data=state.data, cache=state.cache_dir)
+    conv = convention.value if convention else None
+    edit = contribute.add_evidence(head, fields, convention=conv, data=state.data, cache=state.cache_dir)
     where = f" on {edit.evidence.model}" if edit.evidence.model else ""
+    heads = f" at {', '.join(str(x) for x in edit.evidence.locations)}" if edit.evidence.locations else ""
     typer.echo(
-        f"wrote {edit.path}: evidence from {edit.evidence.cite}{where} added to {edit.head.id} "
-        f"({len(edit.head.evidence)} records)"
+        f"wrote {edit.path}: evidence {edit.evidence.id} from {edit.evidence.cite}{where}{heads} added to "
+        f"{edit.head.id} ({len(edit.head.evidence)} records)"
     )
 
 
@@ -318,3 +341,21 @@ def diff(
     typer.echo(d.json() if format is DiffFormat.json else d.text())
     if exit_code and not d.empty:
         raise typer.Exit(1)
+
+
+@app.command("changelog", rich_help_panel=PANEL)
+def changelog(
+    to: Annotated[str, typer.Option("--to", help="The release's git revision (a tag such as data-v1.1.0).")] = "HEAD",
+    from_: Annotated[
+        Optional[str], typer.Option("--from", help="The previous release's tag (omit for the first release).")
+    ] = None,
+    title: Annotated[
+        Optional[str], typer.Option(help="Section title (default: the data version in data/VERSION).")
+    ] = None,
+) -> None:
+    """A CHANGELOG.md section for a data release: head types and evidence added, changed and withdrawn (heads diff)."""
+    from catalogue import history
+    from catalogue.paths import data_version
+
+    heading = title or f"Data {data_version(state.data)}"
+    typer.echo(history.changelog(from_, to, title=heading, data=state.data), nl=False)

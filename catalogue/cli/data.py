@@ -1,4 +1,4 @@
-"""Commands about the data as a whole: validate, export, schema, neuronpedia import."""
+"""Commands about the data as a whole: validate, export, schema, release, neuronpedia import."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from catalogue.cli._state import print_problems, state
+from catalogue.cli._state import fail, print_problems, state
 
 __all__ = ["app"]
 
@@ -20,6 +20,7 @@ class ExportFormat(str, Enum):
     json = "json"
     csv = "csv"
     bibtex = "bibtex"
+    parquet = "parquet"
 
 
 @app.command(rich_help_panel=PANEL)
@@ -51,7 +52,12 @@ def validate(
 def export(
     format: Annotated[
         ExportFormat,
-        typer.Option("--format", "-f", help="json: everything; csv: one row per evidence; bibtex: all works."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="json: everything; csv: one row per evidence; bibtex: all works; parquet: one row per model, "
+            "layer, head, head type and evidence id (needs --output and pyarrow: the `export` extra).",
+        ),
     ] = ExportFormat.json,
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")
@@ -62,6 +68,12 @@ def export(
     from catalogue.files import write_atomic
 
     index = state.index()
+    if format is ExportFormat.parquet:
+        if output is None:
+            fail("--format parquet writes a binary file: give --output FILE.parquet", 2)
+        data = exporting.parquet(exporting.location_rows(query.all_heads(index), query.models(index)))
+        typer.echo(f"wrote {write_atomic(output, data)}", err=True)
+        return
     text = exporting.export(
         format.value, query.all_heads(index), query.models(index), query.references(index), query.taxonomy(index)
     )
@@ -79,12 +91,15 @@ def schema(
     check_current: Annotated[
         bool, typer.Option("--check", help="Exit 1 if --output differs from the current schema.")
     ] = False,
+    release: Annotated[
+        bool, typer.Option("--release", help="The schema of the release file (catalogue-<version>.json) instead.")
+    ] = False,
 ) -> None:
     """Print the JSON Schema of a head-type file, data/heads/<id>.yaml (editors use it for completion and checks)."""
     from catalogue import exporting
     from catalogue.files import write_atomic
 
-    text = exporting.json_schema()
+    text = exporting.release_schema() if release else exporting.json_schema()
     if output is None:
         typer.echo(text, nl=False)
     elif check_current:
@@ -93,6 +108,30 @@ def schema(
             raise typer.Exit(1)
     else:
         typer.echo(f"wrote {write_atomic(output, text)}", err=True)
+
+
+@app.command("release", rich_help_panel=PANEL)
+def release_(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder to write catalogue-<version>.json into.")
+    ] = Path("dist"),
+) -> None:
+    """Write the single-file data release, dist/catalogue-<data version>.json (schema: heads schema --release)."""
+    from catalogue import exporting, query
+    from catalogue.files import write_atomic
+    from catalogue.paths import data_version
+
+    index = state.index()
+    version = data_version(state.data)
+    text = exporting.release(
+        query.all_heads(index),
+        query.models(index),
+        query.references(index),
+        query.taxonomy(index),
+        data_version=version,
+    )
+    output.mkdir(parents=True, exist_ok=True)
+    typer.echo(f"wrote {write_atomic(output / exporting.release_name(version), text)}", err=True)
 
 
 neuronpedia = typer.Typer(help="Neuronpedia's per-head attention metrics (on natural text), beside the catalogue's.")

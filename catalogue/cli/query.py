@@ -231,3 +231,95 @@ def taxonomy(
 
     parts = [part.value] if part is not None else [p.value for p in TaxonomyPart]
     typer.echo(formats.taxonomy_text(query.taxonomy(state.index()), parts))
+
+
+class RowFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class Status(str, Enum):
+    current = "current"
+    withdrawn = "withdrawn"
+    all = "all"
+
+
+class Convention(str, Enum):
+    zero = "0-indexed"
+    one = "1-indexed"
+    one_layers = "1-indexed-layers"
+    one_heads = "1-indexed-heads"
+    flat = "flat"
+    flat_one = "flat-1-indexed"
+
+
+@app.command("heads-of", rich_help_panel=PANEL)
+def heads_of(
+    model: Annotated[str, typer.Argument(help="Model registry id or Hugging Face id, e.g. gpt2-small.")],
+    head_type: Annotated[Optional[str], typer.Argument(help="Head-type id, name or alias (default: all).")] = None,
+    status: Annotated[Status, typer.Option(help="current claims, withdrawn ones, or all.")] = Status.current,
+    format: Annotated[RowFormat, typer.Option("--format", "-f", help="Output format.")] = RowFormat.table,
+) -> None:
+    """The recorded heads of a model, ready to hook: TransformerLens hook names, Hugging Face module paths, KV head."""
+    from catalogue import formats
+    from catalogue.heads_of import KNOWN_HEAD_FIELDS, known_heads_in
+
+    rows = known_heads_in(state.index(), model, head_type, status=status.value)
+    if not rows and format is RowFormat.table:
+        typer.echo("no head with a recorded location matches", err=True)
+        raise typer.Exit(1)
+    short = ["location", "head_type", "evidence_id", "cite", "tl_hook_z", "tl_head_index", "hf_module", "kv_head"]
+    columns = short if format is RowFormat.table else list(KNOWN_HEAD_FIELDS)
+    typer.echo(formats.render_rows(rows, format.value, columns=columns))
+
+
+@app.command("id", rich_help_panel=PANEL)
+def id_(
+    text: Annotated[
+        str, typer.Argument(help="A head as a paper writes it: '8-10', '(8, 10)', L8H10, 170, hook names.")
+    ],
+    model: Annotated[
+        Optional[str], typer.Option(help="Model registry id: checks the range; needed for flattened indices.")
+    ] = None,
+    convention: Annotated[
+        Optional[Convention], typer.Option(help="How the paper counts (default: list every reading that fits).")
+    ] = None,
+    format: Annotated[ShowFormat, typer.Option("--format", "-f", help="Output format (text or json).")] = (
+        ShowFormat.text
+    ),
+) -> None:
+    """Turn a paper's head numbering into the canonical 0-indexed L<layer>H<head>, naming the convention assumed."""
+    from dataclasses import asdict
+
+    from catalogue import formats
+    from catalogue.heads_of import identify
+
+    r = identify(state.index(), text, model=model, convention=convention.value if convention else None)
+    if format is ShowFormat.text:
+        typer.echo(formats.resolution_text(r))
+        return
+    full = {
+        "text": r.text,
+        "form": r.form,
+        "ambiguous": r.ambiguous,
+        "canonical": r.assumed.canonical,
+        "readings": [{**asdict(x), "canonical": x.canonical} for x in r.readings],
+    }
+    typer.echo(formats.render_rows([], format.value, full=full))
+
+
+@app.command(rich_help_panel=PANEL)
+def compare(
+    head_type: Annotated[str, typer.Argument(help="Head-type id, name or alias.")],
+    format: Annotated[RowFormat, typer.Option("--format", "-f", help="Output format.")] = RowFormat.table,
+) -> None:
+    """Where a head type sits in every model, by relative depth (layer / layers; shallow, middle, deep thirds)."""
+    from catalogue import formats
+    from catalogue.heads_of import compare as compare_
+
+    h, rows = compare_(state.index(), head_type)
+    if format is RowFormat.table:
+        typer.echo(formats.compare_text(h, rows))
+    else:
+        typer.echo(formats.render_rows(rows, format.value))

@@ -31,9 +31,20 @@ INSTALL_HINT = (
 )
 
 _MODEL_HELP = (
-    "Model: toy-induction, toy-retrieval, toy-parity, toy-random, all-minilm-l6-v2 (offline), "
-    "a registry id, a Hugging Face hub id or folder, or tl:NAME (TransformerLens)."
+    "Model: toy-induction, toy-retrieval, toy-parity, toy-random, all-minilm-l6-v2, smollm2-135m-instruct-q4-1 "
+    "(offline), a registry id, a Hugging Face hub id or folder, or tl:NAME (TransformerLens)."
 )
+_SEEDS = Annotated[str, typer.Option("--seeds", help="Probe seeds to average over, comma-separated.")]
+_DEVICE = Annotated[str, typer.Option("--device", help="torch device, e.g. cpu or cuda.")]
+_DTYPE = Annotated[
+    str | None, typer.Option("--dtype", help="float32, bfloat16 or float16 (default: bfloat16 above 1B parameters).")
+]
+_FORMAT = Annotated[
+    str,
+    typer.Option(
+        "--format", help="text, or json: per check the (n_layers, n_heads) scores, threshold, chance, passing heads."
+    ),
+]
 
 
 def _api() -> ModuleType:
@@ -99,6 +110,20 @@ def _go_offline_if_unreachable(name: str, api_loaded: bool) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"
 
 
+def _announce_training(api: ModuleType, name: str) -> None:
+    """Say so before a toy model is trained (the first run only; it then sits in the cache)."""
+    from catalogue.paths import cache_dir
+
+    toys = getattr(getattr(api, "models", None), "TOY_MODELS", {})
+    if name in toys:
+        path = cache_dir(state.cache_dir) / "toy" / f"{name}-{toys[name].key()}.pt"
+        if not path.is_file():
+            typer.echo(
+                f"note: training the toy model {name} (first run only, about a minute); it is cached in {path.parent}",
+                err=True,
+            )
+
+
 def _catalogue_failed(exc: CatalogueError) -> NoReturn:
     print_problems(
         exc.problems, f"{len(exc.problems)} error(s) in the catalogue data: fix them (`heads validate` lists them)"
@@ -108,47 +133,91 @@ def _catalogue_failed(exc: CatalogueError) -> NoReturn:
 
 @app.command(rich_help_panel=PANEL)
 def verify(
-    head: Annotated[str, typer.Argument(help="Head type id, name or alias, e.g. induction-head.")],
-    model: Annotated[str, typer.Option("--model", "-m", help=_MODEL_HELP)],
+    head: Annotated[
+        str | None, typer.Argument(help="Head type id, name or alias, e.g. induction-head (not with --claims).")
+    ] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help=_MODEL_HELP)] = "",
+    claims: Annotated[
+        bool, typer.Option("--claims", help="Measure every claim on the model: each located record of a checked type.")
+    ] = False,
+    record: Annotated[
+        bool, typer.Option("--record", help="With --claims: write each claim's `checked` block into the data.")
+    ] = False,
     heads: Annotated[str | None, typer.Option("--heads", help="Only these heads, e.g. 1.2,L0H3 (0-indexed).")] = None,
     batch: Annotated[int, typer.Option(help="Probe sequences per forward pass.", min=1, max=1024)] = 16,
-    seed: Annotated[int, typer.Option(help="Probe seed.")] = 0,
+    seeds: _SEEDS = "0,1,2",
+    device: _DEVICE = "cpu",
+    dtype: _DTYPE = None,
+    fmt: _FORMAT = "text",
 ) -> None:
     """Run a head type's check on a model and test the catalogue's claims about it.
 
-    Prints per-head scores, the top heads, and each claimed location: confirmed or not
-    confirmed, with its score and the threshold. Exits 1 when a claim is not confirmed.
+    Prints per-head scores (mean and spread over probe seeds), the chance baseline, the
+    threshold, the top heads, and each claimed location: confirmed or not confirmed.
+    With --claims, measures every claim on the model in one scan and prints each claim's
+    verdict; --record writes them into the data as `checked` blocks (idempotent).
+    Exits 1 when a claim is not confirmed (with --record: when a claim could not be measured).
     """
+    if not model:
+        fail("--model is required: pass --model MODEL (`heads models` lists the registry)")
+    if claims == (head is not None):
+        fail("give a HEAD type, or --claims to measure every claim on the model (not both)")
+    if record and not claims:
+        fail("--record goes with --claims: `heads verify --claims --model MODEL --record`")
     try:
         catalogue = _load()
     except CatalogueError as exc:
         _catalogue_failed(exc)
-    name = _registry_name(model, catalogue)
+    name = _registry_name(model, catalogue)  # gpt2 -> gpt2-small: the lookup every command uses
     _go_offline_if_unreachable(name, "huggingface_hub" in sys.modules)
     api = _api()
     _announce_training(api, name)
+    if claims:
+        _claims(name, record=record, batch=batch, seeds=api.parse_seeds(seeds), device=device, dtype=dtype, fmt=fmt)
+        return
+    assert head is not None
     try:
-        result = api.verify(catalogue, head, name, heads=heads, cache=state.cache_dir, batch=batch, seed=seed)
+        result = api.verify(
+            catalogue,
+            head,
+            name,
+            heads=heads,
+            cache=state.cache_dir,
+            batch=batch,
+            seeds=api.parse_seeds(seeds),
+            device=device,
+            dtype=dtype,
+        )
+        text = api.render(result, fmt)
+    except CatalogueError as exc:
+        _catalogue_failed(exc)
     except UsageError as exc:
         fail(str(exc))
-    typer.echo(api.verify_report(result))
-    failed = [c for c in result.claims if not c.confirmed]
-    if failed:
-        fail(f"{len(failed)} of {len(result.claims)} claim(s) not confirmed")
+    typer.echo(text)
+    if any(not c.confirmed for c in result.claims):
+        raise typer.Exit(1)
 
 
-def _announce_training(api: ModuleType, name: str) -> None:
-    """Say so before a toy model is trained (the first run only; it then sits in the cache)."""
-    from catalogue.paths import cache_dir
+def _claims(
+    model: str, *, record: bool, batch: int, seeds: tuple[int, ...], device: str, dtype: str | None, fmt: str
+) -> None:
+    from catalogue import claims as claims_lib
+    from catalogue import formats
 
-    toys = getattr(api.models, "TOY_MODELS", {})
-    if name in toys:
-        path = cache_dir(state.cache_dir) / "toy" / f"{name}-{toys[name].key()}.pt"
-        if not path.is_file():
-            typer.echo(
-                f"note: training the toy model {name} (first run only, about a minute); it is cached in {path.parent}",
-                err=True,
-            )
+    try:
+        catalogue = _load()
+        measured = claims_lib.measure(
+            catalogue, model, cache=state.cache_dir, batch=batch, seeds=seeds, device=device, dtype=dtype
+        )
+        done = claims_lib.record(measured.blocks, data=state.data, cache=state.cache_dir) if record else None
+    except CatalogueError as exc:
+        _catalogue_failed(exc)
+    except UsageError as exc:
+        fail(str(exc))
+    typer.echo(formats.claims_report(measured.rows(done), fmt))
+    not_confirmed = any(b.verdict != "confirmed" for b in measured.blocks.values())
+    if measured.skipped or (not_confirmed and not record):
+        raise typer.Exit(1)
 
 
 @app.command(rich_help_panel=PANEL)
@@ -164,12 +233,15 @@ def scan(
     ] = None,
     details: Annotated[bool, typer.Option("--details", help="Print every check's score table.")] = False,
     batch: Annotated[int, typer.Option(help="Probe sequences per forward pass.", min=1, max=1024)] = 16,
-    seed: Annotated[int, typer.Option(help="Probe seed.")] = 0,
+    seeds: _SEEDS = "0,1,2",
+    device: _DEVICE = "cpu",
+    dtype: _DTYPE = None,
+    fmt: _FORMAT = "text",
 ) -> None:
     """Run every check over every head of a model and print a head map.
 
-    One forward pass per probe, not per check. --emit-yaml writes candidate evidence entries
-    (with `reproduced` records) ready to paste into heads.yaml.
+    One forward pass per probe and seed, not per check. --emit-yaml writes candidate evidence
+    entries (with `reproduced` records) ready to paste into a head type's file.
     """
     try:
         catalogue = _load()
@@ -181,9 +253,20 @@ def scan(
     _announce_training(api, name)
     try:
         result = api.scan_model(
-            name, check, catalogue=catalogue, heads=heads, cache=state.cache_dir, batch=batch, seed=seed
+            name,
+            check,
+            catalogue=catalogue,
+            heads=heads,
+            cache=state.cache_dir,
+            batch=batch,
+            seeds=api.parse_seeds(seeds),
+            device=device,
+            dtype=dtype,
         )
         text = api.candidate_evidence(result, catalogue=catalogue) if emit_yaml is not None else None
+        if fmt != "text" and emit_yaml is None:
+            typer.echo(api.render(result, fmt))
+            return
     except UsageError as exc:
         fail(str(exc))
     except ValueError as exc:

@@ -104,6 +104,7 @@ def nav(cat: Catalogue, *, max_items: int = 150) -> list[object]:
         {"Benchmarks": "benchmarks.md"},
         {"Head types": heads},
         {"CLI reference": "cli.md"},
+        {"Data, API and releases": "api.md"},
         {"Contributing": "contributing.md"},
     ]
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from catalogue.addressing import depth_band, relative_depth
 from catalogue.render._markup import (
     STAGE_CLASS,
+    _attr,
     _code,
     _Ctx,
     _ext_link,
@@ -122,9 +124,12 @@ def _evidence_rows(ctx: _Ctx, page: str, h: HeadType) -> list[list[str]]:
     for i, e in enumerate(h.evidence, 1):
         method = ctx.methods.get(e.method)
         score = f"{esc(e.metric)} = {_num(e.value)}" if e.value is not None and e.metric else esc(e.metric or "")
+        # the permanent id is the row's anchor (heads/<type>/#ev-...), so a paper can cite one claim
+        ident = f'<a id="{_attr(e.id)}" href="#{_attr(e.id)}"><code>{esc(e.id)}</code></a>' if e.id else ""
+        withdrawn = " **withdrawn**" if e.deprecated else ""
         rows.append(
             [
-                str(i),
+                f"{i} {ident}{withdrawn}".strip(),
                 _link(ctx.ref_label(e.cite), page, paper_path(e.cite)) if e.cite in ctx.cat.references else esc(e.cite),
                 _link(e.model, page, model_path(e.model))
                 if e.model and e.model in ctx.cat.models
@@ -161,7 +166,11 @@ def _evidence_details(h: HeadType) -> list[str]:
     """How each method was applied and the notes, numbered like the table's rows."""
     out = []
     for i, e in enumerate(h.evidence, 1):
-        parts = [f"How: {esc(e.method_detail)}" if e.method_detail else "", f"Note: {esc(e.note)}" if e.note else ""]
+        parts = [
+            f"Withdrawn on {e.deprecated.date.isoformat()}: {esc(e.deprecated.reason)}" if e.deprecated else "",
+            f"How: {esc(e.method_detail)}" if e.method_detail else "",
+            f"Note: {esc(e.note)}" if e.note else "",
+        ]
         if any(parts):
             out.append(f"{i}. " + "<br>".join(p for p in parts if p))
     return ["Details, by row:", "", *out, ""] if out else []
@@ -200,12 +209,24 @@ def _head(ctx: _Ctx, h: HeadType) -> str:
         "",
         *_checked_summary(h),
         _table(
-            ["#", "Work", "Model", "Heads", "Method", "Task", "Score", "Checked", "Source kind", "Where it was read"],
+            [
+                "# and id",
+                "Work",
+                "Model",
+                "Heads",
+                "Method",
+                "Task",
+                "Score",
+                "Checked",
+                "Source kind",
+                "Where it was read",
+            ],
             _evidence_rows(ctx, page, h),
         ),
         "",
         *_evidence_details(h),
     ]
+    lines += _across_models(ctx, page, h)
     reproduced = [e for e in h.evidence if e.reproduced]
     if reproduced:
         rows = []
@@ -267,3 +288,47 @@ def _head(ctx: _Ctx, h: HeadType) -> str:
     if bib:
         lines += ["## Cite", "", _fence("\n\n".join(bib), "bibtex"), ""]
     return "\n".join(lines)
+
+
+#: How the depth bands are defined, said once on every head-type page that shows them.
+DEPTH_NOTE = (
+    "Relative depth is layer / layers (0-indexed layer). The bands are the survey's shallow, middle and deep "
+    "layers taken as thirds of each model's depth: the survey (Zheng et al., arXiv 2409.03752, stage-layer "
+    "figure) splits GPT-2 small's 12 layers as 1-4, 5-8 and 9-12 and gives no numeric cut-offs for other models."
+)
+
+
+def _across_models(ctx: _Ctx, page: str, h: HeadType) -> list[str]:
+    """Where the head type sits in every model of known depth, by relative depth (current claims only)."""
+    by_layer: dict[tuple[str, int], set[str]] = {}
+    for e in h.evidence:
+        m = ctx.cat.models.get(e.model or "")
+        if m is None or not m.layers or e.deprecated:
+            continue
+        for loc in e.locations:
+            by_layer.setdefault((m.id, loc.layer), set()).add(str(loc))
+    if not by_layer:
+        return []
+    rows = []
+    for (model, layer), heads in sorted(by_layer.items()):
+        n = ctx.cat.models[model].layers
+        assert n is not None
+        rel = relative_depth(layer, n)
+        bar = f'<meter min="0" max="1" value="{rel:.3f}" title="{rel:.2f}"></meter>'
+        rows.append(
+            [
+                _link(model, page, model_path(model)),
+                f"{layer} of {n}",
+                f"{bar} {rel:.2f}",
+                depth_band(layer, n),
+                " ".join(sorted(heads, key=lambda s: int(s.split("H")[1]))),
+            ]
+        )
+    return [
+        "## Across models",
+        "",
+        esc(DEPTH_NOTE),
+        "",
+        _table(["Model", "Layer", "Relative depth", "Band", "Heads"], rows),
+        "",
+    ]

@@ -12,15 +12,26 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from catalogue.schema import CHECKS, Catalogue
+from catalogue.verify.causal import AblationResult, ablated_loss, induction_ablation, patched_loss
 from catalogue.verify.check import Check, NotApplicable, all_checks, get_check
 from catalogue.verify.errors import VerifyError
 from catalogue.verify.models import LoadedModel, load_model, offline_models
-from catalogue.verify.report import candidate_evidence, check_report, head_map, verify_report
+from catalogue.verify.report import (
+    candidate_evidence,
+    check_report,
+    head_map,
+    render,
+    scan_json,
+    verify_json,
+    verify_report,
+)
 from catalogue.verify.runner import (
+    SEEDS,
     CheckResult,
     ScanResult,
     VerifyResult,
     parse_heads,
+    parse_seeds,
     registry_of,
     reproduce,
     scan,
@@ -28,6 +39,11 @@ from catalogue.verify.runner import (
 )
 
 __all__ = [
+    "SEEDS",
+    "AblationResult",
+    "ablated_loss",
+    "induction_ablation",
+    "patched_loss",
     "Check",
     "CheckResult",
     "LoadedModel",
@@ -42,10 +58,14 @@ __all__ = [
     "head_map",
     "load_model",
     "offline_models",
+    "parse_seeds",
+    "render",
     "reproduce",
     "scan",
+    "scan_json",
     "scan_model",
     "verify",
+    "verify_json",
     "verify_report",
 ]
 
@@ -58,11 +78,15 @@ def scan_model(
     heads: str | None = None,
     cache: str | Path | None = None,
     batch: int = 16,
-    seed: int = 0,
+    seeds: Sequence[int] = SEEDS,
+    device: str = "cpu",
+    dtype: str | None = None,
 ) -> ScanResult:
-    """Load ``model_name`` and run ``checks`` (all by default) over every head (or ``heads``)."""
+    """Load ``model_name`` and run ``checks`` (all by default) over every head (or ``heads``),
+    averaging over probe ``seeds``. Raises :class:`VerifyError` (unknown check or model,
+    unsupported architecture)."""
     unknown = [c for c in checks or () if c not in CHECKS]
     if unknown:
         raise VerifyError(f"unknown check(s) {', '.join(unknown)}: choose from {', '.join(CHECKS)}")
-    model = load_model(model_name, registry=registry_of(catalogue), cache=cache)
-    return scan(model, checks, heads=parse_heads(heads, model), batch=batch, seed=seed)
+    model = load_model(model_name, registry=registry_of(catalogue), cache=cache, device=device, dtype=dtype)
+    return scan(model, checks, heads=parse_heads(heads, model), batch=batch, seeds=seeds)

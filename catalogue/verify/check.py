@@ -1,8 +1,15 @@
-"""What a check is: a score function, the probe it reads, a threshold, and where its definition comes from.
+"""What a check is: a score function, the probe it reads, its chance baseline, its threshold and sources.
 
 Each verifiable head type has one module ``catalogue/verify/<check>.py`` that holds its pure
 score function(s) and a :class:`Check` named ``CHECK``; :func:`all_checks` collects them in
 the order of :data:`catalogue.schema.CHECKS`.
+
+Thresholds. A check either carries its defining paper's threshold (``threshold``, with
+``threshold_source`` saying where it was read), or none, in which case the pass mark is derived
+from the chance baseline measured on the same probe: halfway from the highest chance score of any
+head to the score of a perfect head (:func:`catalogue.verify.baseline.midpoint_threshold`). A
+paper's threshold that lies below the chance baseline on our probe is raised to it, and it is
+used only on probes like the paper's own (``paper_probes``): a score at chance is never a finding.
 """
 
 from __future__ import annotations
@@ -45,13 +52,27 @@ class Check:
     id: CheckId
     title: str
     metric: str
-    threshold: float
+    #: the defining paper's pass mark, or None: derived from the chance baseline (module docstring)
+    threshold: float | None
     reference: str
     #: BibTeX key (data/references.bib) of the work that defines the score
     cite: str
     compute: Compute = field(repr=False)
     #: which probe the check reads for this model; None: it reads weights only
     probe: Callable[[LoadedModel], ProbeName | None] = field(repr=False)
+    #: the name of the score's normalisation, e.g. "TransformerLens detect_head(error_measure='mul')"
+    normalisation: str = ""
+    #: where the threshold was read (paper section); empty when derived from the baseline
+    threshold_source: str = ""
+    #: probes on which the paper's threshold holds (its own set-up); on others the threshold is
+    #: derived from the baseline. Empty: every probe.
+    paper_probes: tuple[str, ...] = ()
+    #: probe key (per-key 0/1 marks) whose groups the shuffled-keys null keeps apart, e.g. "needle"
+    null_groups: str | None = None
+    #: chance baseline computed another way (weight checks); default: the shuffled-keys null
+    chance: Compute | None = field(default=None, repr=False)
+    #: score of a head that does exactly what the definition says, on the same probe (default 1)
+    perfect: Callable[[Run | None, LoadedModel], float] | None = field(default=None, repr=False)
     #: further per-head figures printed beside the score (name -> compute), e.g. induction's copying
     extras: dict[str, Compute] = field(default_factory=dict, repr=False)
     #: whether ``compute`` reads the run's logits (the forward pass skips the unembedding otherwise)

@@ -1,14 +1,17 @@
 """Induction heads: at ``A`` in ``... A B ... A`` attend to ``B`` and copy it.
 
-Attention (Olsson et al., 2022; TransformerLens ``induction_head``): the fraction of attention
-from position ``q`` to positions ``k`` whose previous token equals ``tokens[q]`` (``k <= q``), on
-random tokens repeated once; ``rows="all"`` equals TransformerLens ``detect_head(...,
-"induction_head")``.
+Attention (Olsson et al., 2022), scored exactly as TransformerLens 4.3 ``detect_head(...,
+"induction_head")`` (``error_measure="mul"``): per sequence, the share of all attention from ``q``
+to keys ``k <= q`` whose previous token equals ``tokens[q]``, averaged over sequences, on the
+repeat probe (repeat lengths and starts vary per row, so a head at a fixed offset fails). The
+extra ``target-rows`` is the catalogue's normalisation over rows with a target only.
 
-Copying (Elhage et al., 2021, "A Mathematical Framework"): the OV circuit
-``W_E W_OV W_U`` maps a token to logits; a copying head raises the logit of the token it
-attends to. The score is ``sum(eig) / sum(|eig|)`` (real parts) over the eigenvalues of that
-circuit, in ``[-1, 1]``; positive means copying, negative means suppression.
+Copying (Elhage et al., 2021, "A Mathematical Framework"; Olsson et al., 2022 use it for
+induction heads): the full OV circuit maps a token to logits; a copying head raises the logit of
+the token it attends to. The score is ``sum(eig) / sum(|eig|)`` (real parts) over the eigenvalues
+of that circuit, in ``[-1, 1]``; positive means copying, negative means suppression. The circuit
+is ``W_EE W_V W_O W_U`` with the effective embedding and folded norms of
+:mod:`catalogue.verify.weights`; only models with an LM head have one.
 
 Run: ``python -m catalogue.verify.induction --model toy-induction``
 """
@@ -20,7 +23,7 @@ import torch
 from catalogue.verify.check import Check, NotApplicable, Run, same
 from catalogue.verify.duplicate_token import duplicate_token_detection
 from catalogue.verify.models import LoadedModel
-from catalogue.verify.patterns import Patterns, Rows, Scores, Tokens, target_mass
+from catalogue.verify.patterns import TARGET_ROWS, TL_MUL, Patterns, Rows, Scores, Tokens, ideal_pattern, target_mass
 
 __all__ = ["CHECK", "copying_score", "induction_detection", "induction_score"]
 
@@ -33,7 +36,7 @@ def induction_detection(tokens: Tokens) -> torch.Tensor:
     return torch.tril(shifted)
 
 
-def induction_score(pattern: Patterns, *, tokens: Tokens, rows: Rows = "with-target") -> Scores:
+def induction_score(pattern: Patterns, *, tokens: Tokens, rows: Rows = "all") -> Scores:
     """Attention to the token after an earlier copy of the current token, ``[n_layers, n_heads]``."""
     return target_mass(pattern, induction_detection(tokens), rows=rows)
 
@@ -60,22 +63,36 @@ def _compute(run: Run | None, model: LoadedModel) -> Scores:
     return induction_score(run.patterns, tokens=run.probe.tokens)
 
 
+def _target_rows(run: Run | None, model: LoadedModel) -> Scores:
+    assert run is not None
+    return induction_score(run.patterns, tokens=run.probe.tokens, rows="with-target")
+
+
+def _perfect(run: Run | None, model: LoadedModel) -> float:
+    assert run is not None
+    tokens = run.probe.tokens
+    return float(induction_score(ideal_pattern(induction_detection(tokens)), tokens=tokens)[0, 0])
+
+
 def _copying(run: Run | None, model: LoadedModel) -> Scores:
     if model.ov is None:
         raise NotApplicable(f"{model.name} does not expose OV weights")
-    return copying_score(*model.ov())
+    return copying_score(*model.ov(None))
 
 
 CHECK = Check(
     id="induction",
     title="induction head",
-    metric="mean attention to the token after an earlier copy of the current token (repeated random tokens)",
-    threshold=0.4,
-    reference="Olsson et al. 2022; Elhage et al. 2021 (copying); TransformerLens head_detector induction_head",
+    metric="share of attention on the token after an earlier copy (TransformerLens detect_head 'mul'; repeat probe)",
+    threshold=None,
+    reference="Olsson et al. 2022; Elhage et al. 2021 (copying); TransformerLens 4.3 head_detector.py induction_head",
     cite="olsson2022incontext",
     compute=_compute,
     probe=same("repeat"),
-    extras={"copying": _copying},
+    normalisation=TL_MUL,
+    perfect=_perfect,
+    extras={TARGET_ROWS: _target_rows, "copying": _copying},
+    script_version="2",
 )
 
 if __name__ == "__main__":

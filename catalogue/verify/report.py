@@ -12,23 +12,16 @@ import yaml
 from catalogue.schema import CATALOGUE_CITE, CHECKS, Catalogue, Evidence
 from catalogue.verify.runner import CheckResult, ScanResult, VerifyResult, reproduced_record
 
-__all__ = ["CHECK_HEADS", "MAP_LETTERS", "candidate_evidence", "check_report", "head_map", "verify_report"]
-
-#: Default head-type id for each check (used when the catalogue links none via ``check:``).
-CHECK_HEADS: dict[str, str] = {
-    "previous-token": "previous-token-head",
-    "duplicate-token": "duplicate-token-head",
-    "induction": "induction-head",
-    "positional": "positional-head",
-    "first-token": "attention-sink-head",
-    "delimiter": "delimiter-head",
-    "rare-word": "rare-words-head",
-    "retrieval": "retrieval-head",
-    "successor": "successor-head",
-    "copy-suppression": "copy-suppression-head",
-    "iteration": "iteration-head",
-    "local": "local-context-head",
-}
+__all__ = [
+    "MAP_LETTERS",
+    "candidate_evidence",
+    "check_report",
+    "head_map",
+    "render",
+    "scan_json",
+    "verify_json",
+    "verify_report",
+]
 
 #: One letter per check for the head map.
 MAP_LETTERS: dict[str, str] = {
@@ -59,7 +52,10 @@ def _table(result: CheckResult, scan: ScanResult) -> list[str]:
                 cells.append(f"{'-':>7s}")
                 continue
             s = float(result.scores[layer, h])
-            mark = "*" if s >= result.check.threshold else " "
+            if s != s:
+                cells.append(f"{'n/a':>7s}")  # a layer without attention (hybrid models)
+                continue
+            mark = "*" if s >= result.threshold and s > result.chance_max else " "
             cells.append(f"{s:6.2f}{mark}")
         lines.append(f"  L{layer:<3d}" + "".join(cells))
     return lines
@@ -71,9 +67,24 @@ def check_report(result: CheckResult, scan: ScanResult, *, top: int = 5) -> str:
     head = f"{c.id}: {c.title} on {scan.model.name} ({c.reference})"
     if result.skipped or result.scores is None:
         return f"{head}\n  skipped: {result.skipped}"
-    lines = [head, f"  score: {c.metric}; threshold {c.threshold:g}", *_table(result, scan)]
+    lines = [
+        head,
+        f"  score: {c.metric}",
+        f"  normalisation: {c.normalisation or c.reference}; mean over {len(result.seeds) or 1} probe seed(s)",
+        f"  chance baseline: mean {_mean(result.chance):.3f}, max {result.chance_max:.3f} over heads; "
+        f"perfect head {result.perfect:.3f}",
+        f"  threshold {result.threshold:.3f} ({result.threshold_rule})",
+        *_table(result, scan),
+    ]
     ranked = result.ranked(scan.heads)[:top]
-    lines.append("  top heads: " + ", ".join(f"{loc} {s:.3f}" for loc, s in ranked))
+    spread = result.spread
+    lines.append(
+        "  top heads: "
+        + ", ".join(
+            f"{loc} {s:.3f}" + (f" ±{float(spread[loc.layer, loc.head]):.3f}" if spread is not None else "")
+            for loc, s in ranked
+        )
+    )
     for name, extra in sorted(result.extras.items()):
         lines.append(f"  {name}: " + ", ".join(f"{loc} {float(extra[loc.layer, loc.head]):.3f}" for loc, _ in ranked))
     return "\n".join(lines)
@@ -89,7 +100,8 @@ def verify_report(v: VerifyResult) -> str:
         verdict = "confirmed" if claim.confirmed else "not confirmed"
         score = "n/a (outside the model)" if claim.score is None else f"{claim.score:.3f}"
         lines.append(
-            f"  claim {claim.location} ({claim.evidence.cite}): {verdict}: score {score}, threshold {claim.threshold:g}"
+            f"  claim {claim.location} ({claim.evidence.cite}): {verdict}: score {score}, "
+            f"threshold {claim.threshold:.3f}, chance {claim.chance:.3f}"
         )
     return "\n".join(lines)
 
@@ -104,7 +116,8 @@ def head_map(scan: ScanResult) -> str:
                 for c in CHECKS
                 if c in scan.results
                 and (s := scan.results[c].scores) is not None
-                and float(s[layer, h]) >= scan.results[c].check.threshold
+                and float(s[layer, h]) >= scan.results[c].threshold
+                and float(s[layer, h]) > scan.results[c].chance_max
             )
             or "."
             for h in range(m.n_heads)
@@ -125,12 +138,13 @@ def head_map(scan: ScanResult) -> str:
 
 
 def head_ids(catalogue: Catalogue | None) -> dict[str, str]:
-    """Check id -> head-type id: the catalogue's ``check:`` links where present, else :data:`CHECK_HEADS`."""
-    out = dict(CHECK_HEADS)
+    """Check id -> head-type id, read only from the data (``check:`` on a head type); a check that
+    no head type links keys its candidates by the check id."""
+    out: dict[str, str] = {}
     if catalogue is not None:
         for h in sorted(catalogue.heads.values(), key=lambda h: h.id):
-            if h.check is not None and out.get(h.check) not in catalogue.heads:
-                out[h.check] = h.id
+            if h.check is not None:
+                out.setdefault(h.check, h.id)
     return out
 
 
@@ -152,8 +166,10 @@ def candidate_evidence(scan: ScanResult, *, catalogue: Catalogue | None = None) 
             locations=passing,
             method="scoring",
             method_detail=(
-                f"score as defined in {r.check.reference} ({r.check.cite}); "
-                f"`heads scan {model.name}` on {scan.batch} probe sequences (seed {scan.seed})"
+                f"score as defined in {r.check.reference} ({r.check.cite}); normalisation "
+                f"{r.check.normalisation or 'as defined'}; `heads scan {model.name}` on {scan.batch} probe sequences "
+                f"x seeds {','.join(map(str, scan.seeds))}; chance (shuffled keys) max {r.chance_max:.3f}; "
+                f"threshold {r.threshold:.3f} ({r.threshold_rule}); {_versions(model)}"
             ),
             metric=r.check.metric,
             value=rec.score,
@@ -164,12 +180,116 @@ def candidate_evidence(scan: ScanResult, *, catalogue: Catalogue | None = None) 
         data = ev.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
         data["locations"] = [str(loc) for loc in ev.locations]
         data["reproduced"]["heads"] = [str(loc) for loc in sorted(rec.heads, key=lambda loc: (loc.layer, loc.head))]
-        out.setdefault(ids[cid], []).append(data)
+        out.setdefault(ids.get(cid, cid), []).append(data)
     header = (
         f"# candidate evidence from `heads scan {model.name}`: paste each entry under its head type's "
         "`evidence:` in data/heads/<id>.yaml\n"
     )
     return header + yaml.dump(out, Dumper=_FlowLists, sort_keys=True, allow_unicode=True, width=100)
+
+
+def _mean(t: Any) -> float:
+    if t is None:
+        return float("nan")
+    return float(t.nanmean())
+
+
+def _versions(model: Any) -> str:
+    from catalogue import __version__
+
+    parts = [f"catalogue {__version__}", *(f"{k} {v}" for k, v in sorted(model.versions.items()))]
+    return "versions: " + "; ".join(parts)
+
+
+def _matrix(t: Any) -> list[list[float | None]] | None:
+    if t is None:
+        return None
+    return [[None if x != x else round(float(x), 6) for x in row] for row in t.tolist()]
+
+
+def _check_json(r: CheckResult) -> dict[str, Any]:
+    c = r.check
+    return {
+        "title": c.title,
+        "metric": c.metric,
+        "normalisation": c.normalisation,
+        "reference": c.reference,
+        "cite": c.cite,
+        "version": c.version,
+        "skipped": r.skipped,
+        "seeds": list(r.seeds),
+        "scores": _matrix(r.scores),
+        "spread": _matrix(r.spread),
+        "chance": _matrix(r.chance),
+        "chance_max": None if r.scores is None else round(r.chance_max, 6),
+        "perfect": None if r.scores is None else round(r.perfect, 6),
+        "threshold": None if r.scores is None else round(r.threshold, 6),
+        "threshold_rule": None if r.scores is None else r.threshold_rule,
+        "passing": [str(loc) for loc in sorted(r.passing(), key=lambda loc: (loc.layer, loc.head))],
+        "extras": {k: _matrix(v) for k, v in sorted(r.extras.items())},
+    }
+
+
+def render(result: ScanResult | VerifyResult, fmt: str) -> str:
+    """``text`` (head map, or the verify report) or ``json`` (:func:`scan_json` / :func:`verify_json`).
+
+    Raises :class:`~catalogue.verify.errors.VerifyError` for another format.
+    """
+    import json
+
+    from catalogue.verify.errors import VerifyError
+
+    if fmt not in ("text", "json"):
+        raise VerifyError(f"--format {fmt!r}: choose text or json")
+    if isinstance(result, VerifyResult):
+        return verify_report(result) if fmt == "text" else json.dumps(verify_json(result), indent=1)
+    return head_map(result) if fmt == "text" else json.dumps(scan_json(result), indent=1)
+
+
+def scan_json(scan: ScanResult) -> dict[str, Any]:
+    """The scan as JSON-ready data: for each check id its ``(n_layers, n_heads)`` score matrix
+    (mean over seeds; null on layers without attention), spread, chance baseline, threshold and
+    passing heads, plus the model's dimensions and the versions that produced it."""
+    from catalogue import __version__
+
+    m = scan.model
+    return {
+        "model": {
+            "name": m.name,
+            "registry_id": m.registry_id,
+            "n_layers": m.n_layers,
+            "n_heads": m.n_heads,
+            "n_kv_heads": m.n_kv_heads,
+            "attention_layers": list(m.layer_ids),
+            "causal": m.causal,
+            "dtype": m.dtype,
+            "device": m.device,
+        },
+        "versions": {"catalogue": __version__, **dict(sorted(m.versions.items()))},
+        "batch": scan.batch,
+        "seeds": list(scan.seeds),
+        "forward_passes": scan.forward_passes,
+        "checks": {cid: _check_json(r) for cid, r in scan.results.items()},
+    }
+
+
+def verify_json(v: VerifyResult) -> dict[str, Any]:
+    """:func:`scan_json` of the check's scan plus the head type and every claim's verdict."""
+    out = scan_json(v.scan)
+    out["head"] = v.head.id
+    out["check"] = v.head.check
+    out["claims"] = [
+        {
+            "location": str(c.location),
+            "cite": c.evidence.cite,
+            "score": c.score,
+            "threshold": round(c.threshold, 6),
+            "chance": round(c.chance, 6),
+            "confirmed": c.confirmed,
+        }
+        for c in v.claims
+    ]
+    return out
 
 
 class _FlowLists(yaml.SafeDumper):

@@ -41,7 +41,7 @@ def run_check(
             raise VerifyError(f"the {check} check cannot run on {model.name}: {result.results[check].skipped}")
         tail = note or f"no head type in the catalogue is linked to the {check} check: no claims to test"
         return check_report(result.results[check], result) + f"\n  {tail}"
-    return "\n".join(verify_report(verify_loaded(h, model, heads=chosen, batch=batch, seed=seed)) for h in linked)
+    return "\n".join(verify_report(verify_loaded(h, model, heads=chosen, batch=batch, seeds=(seed,))) for h in linked)
 
 
 def _catalogue(data: str | None) -> tuple[Catalogue | None, str]:

@@ -3,8 +3,11 @@
 Definition (Gould et al., 2023, "Successor Heads", section 3): for tokens ``t`` of ordinal
 sequences (numbers, letters, days, months), push ``t``'s embedding through the head's OV circuit
 and the unembedding; the head succeeds on ``t`` if, among the tokens of ``t``'s own sequence,
-the top logit is ``succ(t)``. The succession score is the fraction of successes. Gould et al.
-use the effective embedding after MLP0; this check uses ``W_E`` directly (a weaker signal).
+the top logit is ``succ(t)``. The succession score is the fraction of successes. As Gould et
+al. do, the circuit starts from the effective embedding (the first block, MLP0 included) and
+ends in the unembedding with the final norm folded in (:mod:`catalogue.verify.weights`); it runs
+only on models with an LM head. Chance: a random ranking puts the successor first with
+probability ``1 / len(sequence)``; the pass mark is the midpoint between that and 1.
 
 Run: ``python -m catalogue.verify.successor --model all-minilm-l6-v2``
 """
@@ -78,22 +81,43 @@ def ordinal_token_ids(tokenizer: object) -> list[list[int]]:
     return out
 
 
-def _compute(run: Run | None, model: LoadedModel) -> Scores:
+def _sequences(model: LoadedModel) -> list[list[int]]:
     if model.tokenizer is None:
         raise NotApplicable(f"{model.name} has no tokenizer, so no ordinal words")
     if model.ov is None:
-        raise NotApplicable(f"{model.name} does not expose OV weights")
-    seqs = ordinal_token_ids(model.tokenizer)
+        raise NotApplicable(f"{model.name} has no LM head: the weight checks read the unembedding")
+    pool = set(model.pool.tolist())
+    seqs = [q for q in ordinal_token_ids(model.tokenizer) if all(i in pool for i in q)]
     if not seqs:
         raise NotApplicable(f"{model.name}'s tokenizer splits every ordinal word")
-    return successor_score(*model.ov(), sequences=seqs)
+    return seqs
+
+
+def _compute(run: Run | None, model: LoadedModel) -> Scores:
+    seqs = _sequences(model)
+    assert model.ov is not None
+    return successor_score(*model.ov(torch.tensor(sorted({i for q in seqs for i in q}))), sequences=seqs)
+
+
+def successor_chance(sequences: list[list[int]]) -> float:
+    """Succession score of a random ranking: each token's successor is first with probability ``1/n``."""
+    hits = sum((len(s) - 1) / len(s) for s in sequences)
+    return hits / max(1, sum(len(s) - 1 for s in sequences))
+
+
+def _chance(run: Run | None, model: LoadedModel) -> Scores:
+    n_layers = len(model.layer_ids)
+    return torch.full((n_layers, model.n_heads), successor_chance(_sequences(model)))
 
 
 CHECK = Check(
     id="successor",
     title="successor head",
     metric="succession score: share of ordinal tokens whose OV output ranks the successor first",
-    threshold=0.5,
+    threshold=None,
+    chance=_chance,
+    normalisation="succession score over ordinal sequences (Gould et al. 2023)",
+    script_version="2",
     reference="Gould et al. 2023, section 3",
     cite="gould2023successor",
     compute=_compute,

@@ -103,11 +103,19 @@ class ToyTransformer(nn.Module):
         )
         self.W_U = p(d, v, fan_in=d)
 
-    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``tokens [batch, pos]`` -> ``(logits [batch, pos, vocab], patterns [layer, head, batch, q, k])``."""
+    def forward(
+        self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``tokens [batch, pos]`` -> ``(logits [batch, pos, vocab], patterns [layer, head, batch, q, k])``.
+
+        ``attention_mask [batch, pos]``: 0 marks padding keys, which get no attention.
+        """
         n = tokens.shape[1]
         x = self.W_E[tokens] + self.W_pos[:n]
-        mask = torch.ones(n, n, dtype=torch.bool, device=tokens.device).tril()
+        mask = torch.ones(n, n, dtype=torch.bool, device=tokens.device).tril()[None, None]  # [1, 1, q, k]
+        if attention_mask is not None:
+            keep = attention_mask.bool()[:, None, None, :]  # [b, 1, 1, k]
+            mask = mask & (keep | torch.eye(n, dtype=torch.bool, device=tokens.device))  # a padded query sees itself
         patterns = []
         for i in range(self.cfg.n_layers):
             q = torch.einsum("bpd,hde->bhpe", x, self.W_Q[i])

@@ -56,7 +56,7 @@ def data(write_data: Any, monkeypatch: pytest.MonkeyPatch, toy_env: None) -> Pat
         "locations": ["L1H1", "L0H0"],
         "method": "scoring",
         "source": "test fixture",
-        "source_kind": "code",
+        "source_kind": "body",
     }
     induction = make_head()
     induction["evidence"] = [*induction["evidence"], claims]
@@ -72,7 +72,7 @@ def test_verify_reports_each_claim(data: Path) -> None:
     assert "1 of 2 claim(s) not confirmed" in result.output
     assert "claim L1H1 (wang2022interpretability): confirmed" in result.output
     assert "claim L0H0 (wang2022interpretability): not confirmed" in result.output
-    assert "threshold 0.4" in result.output
+    assert "chance baseline:" in result.output and "threshold 0." in result.output
     assert "top heads: L1H" in result.output
 
 
@@ -83,7 +83,7 @@ def test_scan_prints_head_map_and_emits_valid_evidence(toy_env: None, tmp_path: 
     assert result.exit_code == 0, result.output
     assert "head map of toy-induction" in result.output
     doc = yaml.safe_load(out.read_text())
-    assert {"induction-head", "previous-token-head"} <= set(doc)
+    assert "induction-head" in set(doc)
     for entries in doc.values():
         for entry in entries:
             ev = Evidence.model_validate(entry)

