@@ -194,8 +194,9 @@ def verify(
     except UsageError as exc:
         fail(str(exc))
     typer.echo(text)
-    if any(not c.confirmed for c in result.claims):
-        raise typer.Exit(1)
+    failed = [c for c in result.claims if not c.confirmed]
+    if failed:
+        fail(f"{len(failed)} of {len(result.claims)} claim(s) not confirmed")
 
 
 def _claims(
