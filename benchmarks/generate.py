@@ -33,10 +33,23 @@ def read_heads(data: Path = ROOT / "data") -> list[dict[str, Any]]:
     ]
 
 
+def _copy_id(original: str, k: int) -> str:
+    """A valid evidence id (``ev-`` + 8 base32 characters) for copy ``k`` of a record, unique per original."""
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256(f"{original}#{k}".encode()).digest()
+    return "ev-" + base64.b32encode(digest).decode().lower()[:8]
+
+
 def generate(out: Path, *, factor: int = 100, data: Path = ROOT / "data") -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("models.yaml", "taxonomy.yaml", "references.bib"):
-        shutil.copy(data / name, out / name)
+    for name in ("models.yaml", "taxonomy.yaml", "references.bib", "VERSION"):
+        if (data / name).exists():
+            shutil.copy(data / name, out / name)
+    if (data / "scores").is_dir():  # evidence links its authors' score tables; they are part of the data
+        shutil.rmtree(out / "scores", ignore_errors=True)
+        shutil.copytree(data / "scores", out / "scores")
     heads = read_heads(data)
     ids = {h["id"] for h in heads}
     folder = out / "heads"
@@ -49,9 +62,13 @@ def generate(out: Path, *, factor: int = 100, data: Path = ROOT / "data") -> Pat
             c = dict(h, id=h["id"] + suffix, name=h["name"] + (f" #{k}" if k else ""))
             c["aliases"] = [a + (f" #{k}" if k else "") for a in h.get("aliases", [])]
             c["related"] = [dict(r, head=r["head"] + suffix) for r in h.get("related", []) if r["head"] in ids]
-            if k and c.get("check"):
-                del c["check"]  # a check serves one head type
-                c["evidence"] = [{k2: v for k2, v in e.items() if k2 != "reproduced"} for e in c["evidence"]]
+            if k:  # a check serves one head type; an evidence id is never shared: copies get ids of their own
+                c.pop("check", None)
+                drop = ("reproduced", "checked")
+                c["evidence"] = [
+                    {**{k2: v for k2, v in e.items() if k2 not in drop}, "id": _copy_id(e.get("id", ""), k)}
+                    for e in c["evidence"]
+                ]
             with open(folder / f"{c['id']}.yaml", "w", encoding="utf-8") as f:
                 yaml.dump(c, f, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True, width=200)
     return out

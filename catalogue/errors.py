@@ -82,8 +82,9 @@ class Report:
 
 
 def format_problems(problems: Iterable[Problem], *, limit: int = MAX_SHOWN) -> list[str]:
-    """The lines that report these problems: sorted by file and line, at most ``limit``, then a count of the rest."""
-    ordered = sorted(problems, key=_order)
+    """The lines that report these problems: errors before warnings, each sorted by file and line, at most
+    ``limit``, then a count of the rest."""
+    ordered = sorted(problems, key=lambda p: (p.severity != "error", *_order(p)))
     lines = [str(p) for p in ordered[:limit]]
     if len(ordered) > limit:
         lines.append(f"... and {len(ordered) - limit} more problem(s) not shown (fix these first)")
