@@ -94,7 +94,17 @@ def _edit(tmp: Path, env: dict[str, str], heads: list[str], factor: int, repeat:
     for i in range(repeat):
         target.write_text(original, encoding="utf-8")
         run([*heads, "validate"], benv)  # a fresh index, as after any query
-        cmd = [*heads, "add-evidence", "induction-head", "--cite", "olsson2022incontext", "--method", "scoring", "--source-kind", "body"]
+        cmd = [
+            *heads,
+            "add-evidence",
+            "induction-head",
+            "--cite",
+            "olsson2022incontext",
+            "--method",
+            "scoring",
+            "--source-kind",
+            "body",
+        ]
         edits.append(run([*cmd, "--source", f"benchmark {i}"], benv))
     edit = statistics.median(w for w, _ in edits), statistics.median(c for _, c in edits)
     print(f"contributor edit, {factor}x catalogue ({len(list((data / 'heads').glob('*.yaml')))} head-type files)")

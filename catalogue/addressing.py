@@ -47,7 +47,11 @@ def _decoder(arch: str, out: str | None = "o_proj") -> HfLayout:
 
 
 #: Model family (``family:`` in models.yaml) -> layout. Families not listed have no known layout.
+#: Families name the series (models.yaml's rule: gemma-2 is family gemma); the generation-named keys stay for
+#: data written before that rule. Qwen is left out: Qwen-7B (QWenLMHeadModel) and Qwen1.5+ (Qwen2ForCausalLM)
+#: share the family but not the module paths, and a family alone cannot tell them apart.
 HF_LAYOUTS: dict[str, HfLayout] = {
+    "gpt": _GPT2,
     "gpt2": _GPT2,
     "gpt-j": HfLayout("GPTJForCausalLM", "transformer.h.{L}.attn", "transformer.h.{L}.attn.out_proj"),
     "gpt-neox": _NEOX,
@@ -62,8 +66,9 @@ HF_LAYOUTS: dict[str, HfLayout] = {
     "qwen1.5": _decoder("Qwen2ForCausalLM"),
     "qwen2": _decoder("Qwen2ForCausalLM"),
     "qwen2.5": _decoder("Qwen2ForCausalLM"),
-    "gemma": _decoder("GemmaForCausalLM"),
+    "gemma": _decoder("GemmaForCausalLM or Gemma2ForCausalLM"),  # the same module paths in both
     "gemma-2": _decoder("Gemma2ForCausalLM"),
+    "granite": _decoder("GraniteForCausalLM"),
     "granite-3": _decoder("GraniteForCausalLM"),
     "olmo": _decoder("OlmoForCausalLM"),
     "phi-3": _decoder("Phi3ForCausalLM"),
