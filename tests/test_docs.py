@@ -86,8 +86,8 @@ NOT_RUN = {
         "that --model gpt2 finds the registry's gpt2-small"
     ),
     "heads verify --claims --model gpt2-small --record": (
-        "downloads gpt2 from the Hugging Face hub (network); and `verify --claims` comes with branch verify: "
-        "on this branch the command does not exist yet"
+        "downloads gpt2 from the Hugging Face hub (network); tests/verify/test_verify_claims.py runs the same "
+        "command on the offline models"
     ),
     "python benchmarks/bench_core.py": "a long run (builds a 100x catalogue)",
     NEURONPEDIA_DOWNLOAD: "downloads Neuronpedia's HeadVis export (network)",
