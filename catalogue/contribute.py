@@ -145,7 +145,7 @@ def add_evidence(
         ev = _checked_evidence(index, _validated(Evidence, fields, "evidence record"))
         target = paths.head_file(hid)
         text = target.read_text(encoding="utf-8")
-        current = HeadType.model_validate(YAML(typ="safe").load(text))
+        current = HeadType.model_validate(_fast_load(text))
         if any(ev == e.model_copy(update={"id": ev.id}) for e in current.evidence):
             raise UsageError(f"{hid} already has this evidence record: nothing to add")
         if ev.id is None:
@@ -291,7 +291,7 @@ def fill_evidence_ids(*, data: str | Path | None = None) -> dict[Path, list[str]
             for row, line, _ in sorted(inserts, reverse=True):
                 lines.insert(row, line)
             new_text = "\n".join(lines)
-            check_ids = [e.get("id") for e in _evidence_list(YAML(typ="safe").load(new_text))]
+            check_ids = [e.get("id") for e in _evidence_list(_fast_load(new_text))]
             if [str(i) for i in check_ids] != [str(r.get("id") or n) for r, n in zip(records, new, strict=True)]:
                 raise UsageError(f"{f}: could not insert the ids without changing other lines: add them by hand")
             write_atomic(f, new_text)
@@ -418,14 +418,39 @@ def _checked_evidence(index: Index, ev: Evidence) -> Evidence:
     return ev.model_copy(update={"model": model["id"]}) if model["id"] != ev.model else ev
 
 
+_BLOCK_ITEM = re.compile(r"^( *)([^\s#][^:#]*):[ \t]*(?:#.*)?\n((?: *#.*\n| *\n)*)( *)- ", re.MULTILINE)
+
+
+def _guess_indent(text: str) -> tuple[int | None, int | None]:
+    """(sequence indent, dash offset) of the first block list under a key, read from the text itself (as
+    ruamel's ``load_yaml_guess_indent`` does, without parsing the whole file): ``key:`` at column k and its
+    first ``- `` at column d give offset d - k and indent offset + 2."""
+    m = _BLOCK_ITEM.search(text)
+    if m is None:
+        return None, None
+    offset = len(m.group(4)) - len(m.group(1))
+    return offset + 2, offset
+
+
+def _plain(node: Any) -> Any:
+    """ruamel nodes as plain data (dicts, lists, scalars), to compare with a fast parse."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _fast_load(text: str) -> Any:
+    """Plain data of a YAML text, parsed by yaml-rs (the loader's fast parser; no dates, no aliases)."""
+    import yaml_rs
+
+    return yaml_rs.loads(text, parse_datetime=False)
+
+
 def _yaml(text: str) -> YAML:
     """A round-trip ruamel.yaml set to the file's own indentation (default: lists not indented, like PyYAML)."""
-    from ruamel.yaml.util import load_yaml_guess_indent
-
-    try:
-        _, indent, offset = load_yaml_guess_indent(text)
-    except Exception:  # noqa: BLE001 - the real parse reports syntax errors
-        indent, offset = None, None
+    indent, offset = _guess_indent(text)
     y = YAML()
     y.preserve_quotes = True
     seq = indent if isinstance(indent, int) and indent >= 2 else 2
@@ -483,10 +508,10 @@ def _splice(text: str, path: list[str | int], entry: CommentedMap) -> str:
     block = [(" " * dash + ln).rstrip() if ln.strip() else "" for ln in dumped.split("\n")]
     new = lines[:at] + ([""] if spaced else []) + block + lines[at:]
     out = "\n".join(new)
-    again = _yaml(out).load(out)
+    again = _fast_load(out)
     for key in path:
         again = again[key]
-    if len(again) != len(seq) + 1 or again[-1] != entry:  # pragma: no cover - a guard, not a path
+    if len(again) != len(seq) + 1 or again[-1] != _plain(entry):  # pragma: no cover - a guard, not a path
         raise UsageError("could not place the new entry without changing other lines of the file: add it by hand")
     return out
 
@@ -523,10 +548,10 @@ def set_key(text: str, path: list[str | int], key: str, value: Any) -> str:
     y.dump({key: _node(value, key) if not isinstance(value, CommentedMap) else value}, buf)
     block = [(" " * col + ln).rstrip() if ln.strip() else "" for ln in buf.getvalue().rstrip("\n").split("\n")]
     out = "\n".join(lines[:start] + block + lines[end:])
-    again = YAML(typ="safe").load(out)
+    again = _fast_load(out)
     for k in path:
         again = again[k]
-    if YAML(typ="safe").load(buf.getvalue())[key] != again.get(key):  # pragma: no cover - a guard, not a path
+    if _fast_load(buf.getvalue())[key] != again.get(key):  # pragma: no cover - a guard, not a path
         raise UsageError(f"could not write {key!r} without changing other lines of the file")
     return out
 
