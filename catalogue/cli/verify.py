@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -86,6 +85,8 @@ HUB_HOST = ("huggingface.co", 443)
 
 def _hub_reachable(timeout: float = 2.0) -> bool:
     try:
+        import socket  # only when verifying: `heads show` does not pay for it
+
         with socket.create_connection(HUB_HOST, timeout=timeout):
             return True
     except OSError:
