@@ -1,6 +1,7 @@
 """Site build time: `mkdocs build --strict` for the real catalogue and for a generated 100x catalogue.
 
-Also times the page rendering alone (catalogue.render.pages), to tell our share from mkdocs-material's.
+Also times the page rendering alone (catalogue.render.pages), to tell our share from mkdocs-material's,
+and how it scales with the catalogue (linear is ~factor times the real catalogue's time).
 
     python benchmarks/bench_site.py [--factor 100] [--repeat 1] [--skip-big]
 
@@ -41,7 +42,7 @@ def render_seconds(data: Path | None) -> tuple[float, int, int]:
 
     cat = load(data)
     start = time.perf_counter()
-    pages = render.pages(cat, repo_url="https://github.com/x/y", intro="", commands=[])
+    pages = render.pages(cat, repo_url="https://github.com/x/y", intro="")
     return time.perf_counter() - start, len(pages), sum(len(p) for p in pages.values())
 
 
@@ -59,14 +60,19 @@ def main() -> None:
         cases: list[tuple[str, Path | None]] = [("real", None)]
         if not args.skip_big:
             cases.append((f"{args.factor}x", generate(Path(tmp) / "data", factor=args.factor)))
+        rendered: dict[str, float] = {}
         for label, data in cases:
             r, n, chars = render_seconds(data)
+            rendered[label] = r
             times = [build_seconds(data, Path(tmp) / f"site-{label}") for _ in range(args.repeat)]
             print(
                 f"{label:>5}: {n} pages ({chars / 2**20:.1f} MiB Markdown) rendered in {r:.2f} s; "
                 f"mkdocs build --strict {min(times):.1f} s (best of {len(times)}); "
                 f"site {size_mb(Path(tmp) / f'site-{label}'):.0f} MiB"
             )
+        if len(rendered) == 2:  # quadratic rendering would take ~factor^2 times as long, linear ~factor
+            ratio = rendered[f"{args.factor}x"] / max(rendered["real"], 1e-9)
+            print(f"render scaling: {args.factor}x catalogue takes {ratio:.0f}x the time (linear ~{args.factor}x)")
 
 
 if __name__ == "__main__":

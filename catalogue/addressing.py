@@ -9,6 +9,7 @@ not known here (remote code, custom or unrecorded) gets ``None``, never a guess.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +48,11 @@ def _decoder(arch: str, out: str | None = "o_proj") -> HfLayout:
 
 
 #: Model family (``family:`` in models.yaml) -> layout. Families not listed have no known layout.
+#: Families name the series (models.yaml's rule: gemma-2 is family gemma); the generation-named keys stay for
+#: data written before that rule. Qwen is left out: Qwen-7B (QWenLMHeadModel) and Qwen1.5+ (Qwen2ForCausalLM)
+#: share the family but not the module paths, and a family alone cannot tell them apart.
 HF_LAYOUTS: dict[str, HfLayout] = {
+    "gpt": _GPT2,
     "gpt2": _GPT2,
     "gpt-j": HfLayout("GPTJForCausalLM", "transformer.h.{L}.attn", "transformer.h.{L}.attn.out_proj"),
     "gpt-neox": _NEOX,
@@ -62,8 +67,9 @@ HF_LAYOUTS: dict[str, HfLayout] = {
     "qwen1.5": _decoder("Qwen2ForCausalLM"),
     "qwen2": _decoder("Qwen2ForCausalLM"),
     "qwen2.5": _decoder("Qwen2ForCausalLM"),
-    "gemma": _decoder("GemmaForCausalLM"),
+    "gemma": _decoder("GemmaForCausalLM or Gemma2ForCausalLM"),  # the same module paths in both
     "gemma-2": _decoder("Gemma2ForCausalLM"),
+    "granite": _decoder("GraniteForCausalLM"),
     "granite-3": _decoder("GraniteForCausalLM"),
     "olmo": _decoder("OlmoForCausalLM"),
     "phi-3": _decoder("Phi3ForCausalLM"),
@@ -145,16 +151,35 @@ def depth_band(layer: int, layers: int) -> str:
     return BANDS[(3 * layer) // layers]
 
 
+_QWEN_V1 = re.compile(r"^qwen/qwen-\d", re.IGNORECASE)
+
+
+def model_layout(model: Mapping[str, Any]) -> HfLayout | None:
+    """The module layout of a registry model: by its family, and for the ``qwen`` family by its checkpoint.
+
+    Qwen1.5, Qwen2, Qwen2.5 (Qwen2ForCausalLM) and Qwen3 (Qwen3ForCausalLM) use ``model.layers.L.self_attn``
+    (read in transformers' modeling_qwen2 / modeling_qwen3); the first Qwen (``Qwen/Qwen-7B``, remote code
+    QWenLMHeadModel) is not mapped, so it has no layout rather than a guessed one."""
+    family = str(model.get("family") or "").strip().lower()
+    if family != "qwen":
+        return hf_layout(family)
+    hf_id = str(model.get("hf_id") or "")
+    if not hf_id or _QWEN_V1.match(hf_id):
+        return None
+    return _decoder("Qwen3ForCausalLM" if "qwen3" in hf_id.lower() else "Qwen2ForCausalLM")
+
+
 def head_address(model: Mapping[str, Any], layer: int, head: int) -> dict[str, Any]:
     """Every address of one head of a registry model (``family``, ``heads``, ``kv_heads`` read from it):
     ``tl_hook_z``, ``tl_hook_pattern``, ``tl_head_index``, ``hf_module``, ``hf_output_projection``, ``kv_head``."""
     hooks = tl_hooks(layer)
-    family = model.get("family")
+    layout = model_layout(model)
+    out = layout.output_projection if layout is not None else None
     return {
         "tl_hook_z": hooks["z"],
         "tl_hook_pattern": hooks["pattern"],
         "tl_head_index": head,
-        "hf_module": hf_attention_path(family, layer),
-        "hf_output_projection": hf_output_projection(family, layer),
+        "hf_module": layout.attention.format(L=layer) if layout is not None else None,
+        "hf_output_projection": out.format(L=layer) if out else None,
         "kv_head": kv_head(head, model.get("heads"), model.get("kv_heads")),
     }

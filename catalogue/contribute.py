@@ -32,15 +32,25 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from catalogue import query
 from catalogue.errors import UsageError
 from catalogue.evidence_ids import assign, new_id
-from catalogue.files import write_atomic
+from catalogue.files import remove_stale_temps, write_atomic
 from catalogue.index import Index
 from catalogue.loader import check
 from catalogue.numbering import describe, head_id
-from catalogue.paths import DataPaths, data_paths
+from catalogue.paths import DataPaths, NotACheckoutError, editable_data_paths
 from catalogue.schema import Evidence, HeadType
 from catalogue.vocab import format_location, location_problem, normalize_name, stage_id
 
-__all__ = ["Edit", "add_evidence", "fill_evidence_ids", "locked", "new_head", "render_entry", "set_key"]
+__all__ = [
+    "ANSWERS",
+    "Edit",
+    "add_evidence",
+    "answer_problem",
+    "fill_evidence_ids",
+    "locked",
+    "new_head",
+    "render_entry",
+    "set_key",
+]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -80,8 +90,10 @@ def new_head(
 
     With ``convention`` (:data:`catalogue.numbering.CONVENTIONS`), locations are read as the paper wrote
     them (``8-10``, ``(8, 10)``, a flattened index, ...) and converted to 0-indexed ``L<layer>H<head>``;
-    the record's ``source`` then says how they were written."""
-    paths = data_paths(data)
+    the record's ``source`` then says how they were written. The data folder is ``data``, else the checkout
+    the working directory is in (never the data installed inside the package:
+    :func:`catalogue.paths.editable_data_paths`)."""
+    paths = _editable(data)
     with locked(paths):
         index = _index(paths, cache)
         fields = {**fields, "evidence": [_converted(index, dict(e), convention) for e in fields.get("evidence") or []]}
@@ -121,10 +133,11 @@ def add_evidence(
     data: str | Path | None = None,
     cache: str | Path | None = None,
 ) -> Edit:
-    """Append an evidence record to the file of the head type with this id, name or alias.
+    """Append an evidence record to the file of the head type with this id, name or alias (the data folder
+    as for :func:`new_head`).
 
     ``convention``: as in :func:`new_head`, the locations are converted from the paper's numbering."""
-    paths = data_paths(data)
+    paths = _editable(data)
     with locked(paths):
         index = _index(paths, cache)
         hid = query.show(index, name)["id"]
@@ -132,7 +145,7 @@ def add_evidence(
         ev = _checked_evidence(index, _validated(Evidence, fields, "evidence record"))
         target = paths.head_file(hid)
         text = target.read_text(encoding="utf-8")
-        current = HeadType.model_validate(YAML(typ="safe").load(text))
+        current = HeadType.model_validate(_fast_load(text))
         if any(ev == e.model_copy(update={"id": ev.id}) for e in current.evidence):
             raise UsageError(f"{hid} already has this evidence record: nothing to add")
         if ev.id is None:
@@ -142,6 +155,86 @@ def add_evidence(
         _commit(paths, target, _splice(text, ["evidence"], render_entry(ev)), cache)
         head = current.model_copy(update={"evidence": [*current.evidence, ev]})
         return Edit(head, ev, target)
+
+
+#: The answers `heads new` / `add-evidence` check one by one when asked interactively.
+ANSWERS = ("id", "stage", "subcategory", "cite", "method", "model", "locations", "source_kind")
+
+
+def answer_problem(
+    field: str, value: str, answers: dict[str, str], *, data: str | Path | None = None, cache: str | Path | None = None
+) -> str | None:
+    """Why ``value`` cannot stand as the answer for ``field`` of a new record (None when it can).
+
+    ``answers`` holds the earlier answers (the stage for a sub-category, the model for locations). The same
+    rules as the final validation, checked as each answer is given: a kebab-case id no head type uses, a
+    stage (KR, ICI, LR, EP or id), a sub-category of that stage, a cite key in references.bib, a method id,
+    a registry model, and heads inside that model.
+    """
+    from catalogue.schema import HEAD_ID_PATTERN
+    from catalogue.vocab import METHODS, SOURCE_KINDS, SUBCATEGORY_STAGE, parse_location
+
+    v = value.strip()
+    if field == "id":
+        if not re.fullmatch(HEAD_ID_PATTERN, v):
+            return f"{v!r} is not an id: write lowercase words joined by hyphens, e.g. name-mover-head"
+        owner = _owner(_answer_index(data, cache), v)
+        return f"{v!r} already names {owner!r}: choose another id" if owner else None
+    if field == "stage":
+        return None if stage_id(v) else f"{v!r} is not a stage: answer KR, ICI, LR or EP"
+    if field == "subcategory":
+        sub = v.lower().replace(" ", "-")
+        stage = stage_id(answers.get("stage", "")) or ""
+        if sub not in SUBCATEGORY_STAGE:
+            return f"{v!r} is not a sub-category (`heads taxonomy stages` lists them)"
+        if stage and SUBCATEGORY_STAGE[sub] != stage:
+            return f"{sub!r} belongs to stage {SUBCATEGORY_STAGE[sub]!r}, not {stage!r}"
+        return None
+    if field == "cite":
+        if _answer_index(data, cache).raw("SELECT 1 FROM reference WHERE key = ?", (v,)):
+            return None
+        return f"unknown cite key {v!r}: add its BibTeX entry to references.bib first"
+    if field == "method":
+        return None if v in METHODS else f"{v!r} is not a method: one of {', '.join(METHODS)}"
+    if field == "source_kind":
+        return None if v in SOURCE_KINDS else f"{v!r} is not a source kind: one of {', '.join(SOURCE_KINDS)}"
+    if field == "model":
+        try:
+            query.resolve_model(v, _answer_index(data, cache))
+        except UsageError as exc:
+            return str(exc)
+        return None
+    if field == "locations":
+        model = query.resolve_model(answers["model"], _answer_index(data, cache)) if answers.get("model") else None
+        for part in v.replace(",", " ").split():
+            try:
+                layer, head = parse_location(part)
+            except ValueError as exc:
+                return str(exc)
+            if model is None:
+                return "locations need a model: give the model first"
+            why = location_problem(layer, head, model["id"], model.get("layers"), model.get("heads"))
+            if why is not None:
+                return why
+        return None
+    raise ValueError(f"no check for the answer {field!r}")
+
+
+_INDEXES: dict[tuple[str, str], Index] = {}
+
+
+def _answer_index(data: str | Path | None, cache: str | Path | None) -> Index:
+    key = (str(data), str(cache))
+    if key not in _INDEXES:
+        _INDEXES[key] = Index.open(_editable(data), cache=cache)
+    return _INDEXES[key]
+
+
+def _editable(data: str | Path | None) -> DataPaths:
+    try:
+        return editable_data_paths(data)
+    except NotACheckoutError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def render_entry(obj: BaseModel) -> CommentedMap:
@@ -162,7 +255,7 @@ def fill_evidence_ids(*, data: str | Path | None = None) -> dict[Path, list[str]
     line of its record (normally ``cite:``); no other line of a file changes. Files are written atomically,
     under the data folder's edit lock. Returns ``{file: [new ids]}`` for the files that changed. Raises
     :class:`~catalogue.errors.UsageError` when a file cannot be parsed (run ``heads validate``)."""
-    paths = data_paths(data)
+    paths = _editable(data)
     out: dict[Path, list[str]] = {}
     with locked(paths):
         files = paths.head_files()
@@ -198,7 +291,7 @@ def fill_evidence_ids(*, data: str | Path | None = None) -> dict[Path, list[str]
             for row, line, _ in sorted(inserts, reverse=True):
                 lines.insert(row, line)
             new_text = "\n".join(lines)
-            check_ids = [e.get("id") for e in _evidence_list(YAML(typ="safe").load(new_text))]
+            check_ids = [e.get("id") for e in _evidence_list(_fast_load(new_text))]
             if [str(i) for i in check_ids] != [str(r.get("id") or n) for r, n in zip(records, new, strict=True)]:
                 raise UsageError(f"{f}: could not insert the ids without changing other lines: add them by hand")
             write_atomic(f, new_text)
@@ -252,6 +345,7 @@ def locked(paths: DataPaths) -> Iterator[None]:
     except Timeout:
         raise UsageError(f"another edit of {paths.heads} held its lock for {LOCK_TIMEOUT:.0f} s: try again") from None
     try:
+        remove_stale_temps(paths.heads, paths.folder)  # left by an edit that was killed
         yield
     finally:
         lock.release()
@@ -324,14 +418,39 @@ def _checked_evidence(index: Index, ev: Evidence) -> Evidence:
     return ev.model_copy(update={"model": model["id"]}) if model["id"] != ev.model else ev
 
 
+_BLOCK_ITEM = re.compile(r"^( *)([^\s#][^:#]*):[ \t]*(?:#.*)?\n((?: *#.*\n| *\n)*)( *)- ", re.MULTILINE)
+
+
+def _guess_indent(text: str) -> tuple[int | None, int | None]:
+    """(sequence indent, dash offset) of the first block list under a key, read from the text itself (as
+    ruamel's ``load_yaml_guess_indent`` does, without parsing the whole file): ``key:`` at column k and its
+    first ``- `` at column d give offset d - k and indent offset + 2."""
+    m = _BLOCK_ITEM.search(text)
+    if m is None:
+        return None, None
+    offset = len(m.group(4)) - len(m.group(1))
+    return offset + 2, offset
+
+
+def _plain(node: Any) -> Any:
+    """ruamel nodes as plain data (dicts, lists, scalars), to compare with a fast parse."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _fast_load(text: str) -> Any:
+    """Plain data of a YAML text, parsed by yaml-rs (the loader's fast parser; no dates, no aliases)."""
+    import yaml_rs
+
+    return yaml_rs.loads(text, parse_datetime=False)
+
+
 def _yaml(text: str) -> YAML:
     """A round-trip ruamel.yaml set to the file's own indentation (default: lists not indented, like PyYAML)."""
-    from ruamel.yaml.util import load_yaml_guess_indent
-
-    try:
-        _, indent, offset = load_yaml_guess_indent(text)
-    except Exception:  # noqa: BLE001 - the real parse reports syntax errors
-        indent, offset = None, None
+    indent, offset = _guess_indent(text)
     y = YAML()
     y.preserve_quotes = True
     seq = indent if isinstance(indent, int) and indent >= 2 else 2
@@ -389,10 +508,10 @@ def _splice(text: str, path: list[str | int], entry: CommentedMap) -> str:
     block = [(" " * dash + ln).rstrip() if ln.strip() else "" for ln in dumped.split("\n")]
     new = lines[:at] + ([""] if spaced else []) + block + lines[at:]
     out = "\n".join(new)
-    again = _yaml(out).load(out)
+    again = _fast_load(out)
     for key in path:
         again = again[key]
-    if len(again) != len(seq) + 1 or again[-1] != entry:  # pragma: no cover - a guard, not a path
+    if len(again) != len(seq) + 1 or again[-1] != _plain(entry):  # pragma: no cover - a guard, not a path
         raise UsageError("could not place the new entry without changing other lines of the file: add it by hand")
     return out
 
@@ -429,10 +548,10 @@ def set_key(text: str, path: list[str | int], key: str, value: Any) -> str:
     y.dump({key: _node(value, key) if not isinstance(value, CommentedMap) else value}, buf)
     block = [(" " * col + ln).rstrip() if ln.strip() else "" for ln in buf.getvalue().rstrip("\n").split("\n")]
     out = "\n".join(lines[:start] + block + lines[end:])
-    again = YAML(typ="safe").load(out)
+    again = _fast_load(out)
     for k in path:
         again = again[k]
-    if YAML(typ="safe").load(buf.getvalue())[key] != again.get(key):  # pragma: no cover - a guard, not a path
+    if _fast_load(buf.getvalue())[key] != again.get(key):  # pragma: no cover - a guard, not a path
         raise UsageError(f"could not write {key!r} without changing other lines of the file")
     return out
 

@@ -132,7 +132,7 @@ def location_rows(heads: Sequence[Mapping[str, Any]], models: Sequence[Mapping[s
 
 
 PYARROW_MISSING = (
-    "the parquet export needs pyarrow: pip install 'attention-head-catalogue[export]' (or pip install pyarrow)"
+    "the parquet export needs pyarrow: pip install -e '.[export]' in a clone of the repository (or pip install pyarrow)"
 )
 
 

@@ -7,11 +7,43 @@ the index build, so a crash or a kill never leaves a half-written file where a r
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_atomic"]
+__all__ = ["pid_alive", "remove_stale_temps", "write_atomic"]
+
+#: ``.<name>.<pid>-<random>.tmp``: the temporary file of :func:`write_atomic`, named after its process.
+_TEMP = re.compile(r"^\..+\.(\d+)-[^.]*\.tmp$")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs (another user's counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def remove_stale_temps(*folders: Path) -> list[Path]:
+    """Remove the temporary files :func:`write_atomic` left in these folders when its process was killed
+    (SIGKILL, power loss); files of running processes stay. Returns the files removed."""
+    removed = []
+    for folder in folders:
+        try:
+            names = [p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
+        except OSError:
+            continue
+        for p in names:
+            m = _TEMP.match(p.name)
+            if m and not pid_alive(int(m.group(1))):
+                p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed
 
 
 def _umask_mode() -> int:
@@ -45,7 +77,7 @@ def write_atomic(path: str | Path, text: str | bytes) -> Path:
                 f.write(text)
         return target
     mode = stat.S_IMODE(st.st_mode) if st is not None else _umask_mode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(text if isinstance(text, bytes) else text.encode("utf-8"))

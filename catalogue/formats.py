@@ -41,27 +41,34 @@ def terminal_width() -> int:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, width: int | None = None) -> str:
-    """A plain aligned text table that fits in ``width`` columns: the widest cells are cut with "…"."""
+    """A plain aligned text table that fits in ``width`` columns: the widest cells are cut with "…".
+
+    Columns shrink down to their header's width (at most 12) first, then to 3 characters; a table that
+    still does not fit (very many columns) has its lines cut at ``width``."""
     width = width or terminal_width()
     cells = [[str(c) if c is not None else "" for c in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    floor = [max(3, min(len(h), 12)) for h in headers]
-    while sum(widths) + 2 * (len(widths) - 1) > width:
-        i = max(range(len(widths)), key=lambda k: widths[k] - floor[k])
-        if widths[i] <= floor[i]:
-            break
-        widths[i] -= 1
+    for floor in ([max(3, min(len(h), 12)) for h in headers], [3] * len(headers)):
+        while sum(widths) + 2 * (len(widths) - 1) > width:
+            i = max(range(len(widths)), key=lambda k: widths[k] - floor[k])
+            if widths[i] <= floor[i]:
+                break
+            widths[i] -= 1
 
     def fmt(r: Sequence[str]) -> str:
         parts = []
         for i, c in enumerate(r):
             c = c if len(c) <= widths[i] else c[: widths[i] - 1] + "…"
             parts.append(c.ljust(widths[i]) if i < len(r) - 1 else c)
-        return "  ".join(parts).rstrip()
+        return _cut("  ".join(parts).rstrip(), width)
 
     lines = [fmt(list(headers)), fmt(["-" * w for w in widths])]
     lines += [fmt(r) for r in cells]
     return "\n".join(lines)
+
+
+def _cut(line: str, width: int) -> str:
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def year_span(years: str) -> str:
@@ -288,16 +295,19 @@ def where_json(
     }
 
 
-def stats_text(figures: Mapping[str, object]) -> str:
-    """`heads stats` as text: one figure a line, counters indented below their name."""
+def stats_text(figures: Mapping[str, object], *, width: int | None = None) -> str:
+    """`heads stats` as text: one figure a line, counters indented below their name (names cut to fit)."""
+    width = width or terminal_width()
     lines = []
     for k, v in figures.items():
         if isinstance(v, dict):
             lines.append(f"{k}:")
-            lines += [f"  {kk:<32} {vv}" for kk, vv in v.items()]
+            for kk, vv in v.items():
+                name = _cut(str(kk), max(8, width - 3 - len(str(vv))))
+                lines.append(f"  {name:<32} {vv}")
         else:
             lines.append(f"{k:<34} {v}")
-    return "\n".join(lines)
+    return "\n".join(_cut(line, width) for line in lines)
 
 
 def _mark(stage: str | None) -> str:
@@ -306,24 +316,37 @@ def _mark(stage: str | None) -> str:
     return "*" if stage == SEVERAL else STAGE_ABBREVIATIONS[stage][0]
 
 
-def model_grid(hm: HeadMap) -> str:
-    """A layer x head map: one character per head (K/I/L/E by stage, * for several stages, . none)."""
+def model_grid(hm: HeadMap, *, width: int | None = None) -> str:
+    """A layer x head map: one character per head (K/I/L/E by stage, * for several stages, . none).
+
+    A model with more heads than fit in ``width`` columns is drawn in panels of consecutive heads."""
     assert hm.layers is not None and hm.heads is not None
-    width = max(2, len(str(hm.heads - 1)) + 1)
-    out = ["layer " + "".join(str(h).rjust(width) for h in range(hm.heads))]
-    for layer in range(hm.layers):
-        out.append(str(layer).rjust(5) + " " + "".join(_mark(hm.stage(layer, h)).rjust(width) for h in range(hm.heads)))
+    width = width or terminal_width()
+    cell = max(2, len(str(hm.heads - 1)) + 1)
+    per_panel = max(1, (width - 6) // cell)
+    out: list[str] = []
+    for start in range(0, hm.heads, per_panel):
+        heads = range(start, min(hm.heads, start + per_panel))
+        if out:
+            out.append("")
+        out.append("layer " + "".join(str(h).rjust(cell) for h in heads))
+        for layer in range(hm.layers):
+            out.append(str(layer).rjust(5) + " " + "".join(_mark(hm.stage(layer, h)).rjust(cell) for h in heads))
     out.append("")
-    out.append("  ".join(f"{STAGE_ABBREVIATIONS[s][0]} {s.replace('-', ' ')}" for s in STAGES) + "  * several")
+    legend = "  ".join(f"{STAGE_ABBREVIATIONS[s][0]} {s.replace('-', ' ')}" for s in STAGES) + "  * several"
+    out += textwrap.wrap(legend, width, break_on_hyphens=False)
     return "\n".join(out)
 
 
 def model_text(m: Record, hm: HeadMap, *, width: int | None = None) -> str:
     """`heads model` as text: the model's size, its head map and the heads of each head type."""
+    width = width or terminal_width()
     dims = f"{m.get('layers') or '?'} layers x {m.get('heads') or '?'} heads"
-    out = [f"{m['name']} [{m['id']}]: {dims}" + (f", hf: {m['hf_id']}" if m.get("hf_id") else "")]
-    out.append(model_grid(hm) if hm.drawable else "dimensions unknown: no map can be drawn")
-    w = _Text(width or terminal_width())
+    w = _Text(width)
+    w.add(f"{m['name']} [{m['id']}]: {dims}" + (f", hf: {m['hf_id']}" if m.get("hf_id") else ""), hang=4)
+    out = [str(w)]
+    out.append(model_grid(hm, width=width) if hm.drawable else "dimensions unknown: no map can be drawn")
+    w = _Text(width)
     for hid, locs in hm.by_type().items():
         w.add(f"{hid}: {' '.join(locs)}", 2, hang=4)
     out.append(str(w) if w.lines else "no head of this model has a recorded role yet")

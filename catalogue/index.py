@@ -10,17 +10,20 @@ data files (once, with a note on stderr).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from catalogue.paths import DataPaths
+from catalogue.paths import DataPaths, cache_dir
 
 if TYPE_CHECKING:
     from catalogue.schema import Catalogue
 
-__all__ = ["Index"]
+__all__ = ["Index", "fingerprint", "fresh_digest"]
 
 
 class Index:
@@ -48,7 +51,7 @@ class Index:
         Raises :class:`catalogue.errors.CatalogueError` when the data does not validate, ``OSError`` when
         the cache folder cannot be written.
         """
-        digest = catalogue.digest if catalogue is not None else paths.digest()
+        digest = catalogue.digest if catalogue is not None else fresh_digest(paths, cache)
         target = paths.index_file(digest, cache)
         if rebuild or not target.is_file():
             _build(paths, target, catalogue)
@@ -82,6 +85,51 @@ class Index:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+#: A file modified this recently (seconds) may change again within the clock's resolution without its size
+#: or mtime changing: its fingerprint is not trusted yet (git's "racy clean" rule).
+RACY_S = 2.0
+
+
+def fingerprint(paths: DataPaths) -> tuple[str, bool]:
+    """A hash of every data file's (path, size, mtime_ns), from ``stat`` alone; and whether it can be trusted
+    (no file changed in the last :data:`RACY_S` seconds)."""
+    h = hashlib.sha256(str(paths.folder.resolve()).encode())
+    newest = 0
+    for p in paths.all():
+        try:
+            st = p.stat()
+            h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+            newest = max(newest, st.st_mtime_ns)
+        except OSError:
+            h.update(f"{p.name}\0<missing>\0".encode())
+    return h.hexdigest(), newest < time.time_ns() - int(RACY_S * 1e9)
+
+
+def fresh_digest(paths: DataPaths, cache: str | Path | None = None) -> str:
+    """The data's content hash (:meth:`DataPaths.digest`) without reading the files when none changed.
+
+    A small stamp file next to the index maps the files' (path, size, mtime_ns) fingerprint to the digest
+    computed for it; the files are read and hashed only when the fingerprint is new."""
+    stamp = cache_dir(cache) / f"{paths.index_stem()}.stamp"
+    key, trusted = fingerprint(paths)
+    try:
+        stored = json.loads(stamp.read_text(encoding="utf-8"))
+        if isinstance(stored, dict) and isinstance(stored.get(key), str):
+            return str(stored[key])
+    except (OSError, ValueError):
+        pass
+    digest = paths.digest()
+    if trusted:
+        from catalogue.files import write_atomic  # tempfile: only when a stamp is written
+
+        try:
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(stamp, json.dumps({key: digest}))
+        except OSError:
+            pass  # a read-only cache still answers, by hashing every time
+    return digest
 
 
 def _build(paths: DataPaths, target: Path, catalogue: Catalogue | None) -> None:

@@ -26,6 +26,7 @@ import yaml_rs
 from pydantic import BaseModel, ValidationError
 
 from catalogue.errors import CatalogueError, Problem, Report
+from catalogue.files import remove_stale_temps
 from catalogue.paths import DataPaths, data_paths, default_data_dir
 from catalogue.refs import parse_references
 from catalogue.schema import (
@@ -167,6 +168,27 @@ class _StrictLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.S
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
+_KEY_TAB = re.compile(r"^( *)(?:- +)?([^\s#:'\"][^:#\t]*):\t", re.MULTILINE)
+_INDENT_TAB = re.compile(r"^ *\t", re.MULTILINE)
+
+
+def _tab_problem(text: str) -> tuple[int, str, str] | None:
+    """(line, what, how to fix) for the first tab YAML does not allow: after ``key:`` or in indentation."""
+    if "\t" not in text:
+        return None
+    found = []
+    m = _KEY_TAB.search(text)
+    if m:
+        found.append((m.start(2), f"YAML error: a tab after `{m.group(2).strip()}:`", "replace the tab with a space"))
+    m = _INDENT_TAB.search(text)
+    if m:
+        found.append((m.start(), "YAML error: a tab in the indentation", "indent with spaces only"))
+    if not found:
+        return None
+    pos, what, hint = min(found)
+    return text.count("\n", 0, pos) + 1, what, hint
+
+
 def _parse_yaml(text: str, name: str, problems: Report) -> Any:
     """Parse with yaml-rs (fast, YAML 1.2, aliases and duplicate keys refused); on any error re-parse
     with PyYAML's strict loader, whose marks give the line and our own message."""
@@ -182,9 +204,30 @@ def _parse_yaml(text: str, name: str, problems: Report) -> Any:
             return yaml_rs.loads(text, parse_datetime=False, alias_limits=_NO_ALIASES, duplicate_key_policy=_DUPLICATES)
         except yaml_rs.YAMLDecodeError as fast_error:
             fallback = str(fast_error)
+    tab = _tab_problem(text)
+    at = re.search(r"line (\d+)", fallback)
+    # the tab is what the parser refused (yaml-rs may name the line before, scanning a scalar into it)
+    if tab is not None and (at is None or 0 <= tab[0] - int(at.group(1)) <= 1):
+        problems.append(Problem(name, tab[0], "", tab[1], tab[2]))
+        return None
     try:
         yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
+        if exc.problem == "could not find expected ':'" and exc.context_mark is not None:
+            # PyYAML notices the missing colon on the next line; the key without one is at the context mark
+            key_line = exc.context_mark.line + 1
+            all_lines = text.splitlines()
+            bad = all_lines[key_line - 1].strip() if key_line <= len(all_lines) else ""
+            problems.append(
+                Problem(
+                    name,
+                    key_line,
+                    "",
+                    f"YAML error: no ':' after the key in {bad[:60]!r}",
+                    "write `key: value` (a colon and a space after the key)",
+                )
+            )
+            return None
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         what = " ".join(x for x in (exc.context, exc.problem) if x)
@@ -665,8 +708,11 @@ def check(
     """Load and cross-check the data; returns the catalogue (None on any error) and a report of all problems.
 
     ``overrides`` maps data files to text to check in place of what is on disk (an edit before it is written).
+    Temporary files of killed writers (``.<name>.<pid>-*.tmp``) are removed first.
     """
-    return _check(data_paths(path), overrides)
+    paths = data_paths(path)
+    remove_stale_temps(paths.heads, paths.folder)
+    return _check(paths, overrides)
 
 
 def load(path: str | Path | None = None) -> Catalogue:

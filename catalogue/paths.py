@@ -22,7 +22,17 @@ from pathlib import Path
 
 from catalogue import __version__
 
-__all__ = ["SCHEMA_VERSION", "DataPaths", "cache_dir", "data_paths", "data_version", "default_data_dir"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "DataPaths",
+    "NotACheckoutError",
+    "cache_dir",
+    "checkout_data_dir",
+    "data_paths",
+    "data_version",
+    "default_data_dir",
+    "editable_data_paths",
+]
 
 #: Bumped whenever the index tables change, so old index files are never read.
 SCHEMA_VERSION = "7"
@@ -118,6 +128,42 @@ def default_data_dir() -> Path:
         if (candidate / HEADS_DIR).is_dir():
             return candidate
     return Path("data")
+
+
+def checkout_data_dir(start: Path | None = None) -> Path | None:
+    """The ``data/`` folder of the git work tree holding ``start`` (default: the working directory), if
+    that work tree has ``data/heads/``; else None. A work tree is found by its ``.git`` (folder or file)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            candidate = folder / "data"
+            return candidate if (candidate / HEADS_DIR).is_dir() else None
+    return None
+
+
+class NotACheckoutError(ValueError):
+    """An edit would have gone to the data installed inside the package."""
+
+
+def editable_data_paths(path: str | Path | None = None) -> DataPaths:
+    """The data folder that ``heads new`` / ``add-evidence`` edit: ``path`` (``--data``) or
+    ``$HEADS_DATA_DIR`` if given, else the checkout the working directory is in, else the checkout this
+    package runs from (an editable install). Never the copy installed inside the package
+    (``catalogue/_data``): then :class:`NotACheckoutError` says to pass ``--data``."""
+    if path is not None or os.environ.get("HEADS_DATA_DIR"):
+        return data_paths(path)
+    found = checkout_data_dir()
+    if found is not None:
+        return DataPaths(found)
+    default = default_data_dir()
+    installed = Path(__file__).resolve().parent / "_data"
+    if default.resolve() == installed.resolve() or not (default / HEADS_DIR).is_dir():
+        raise NotACheckoutError(
+            f"the working directory {Path.cwd()} is not in a checkout of the catalogue (a git work tree with "
+            "data/heads/), and the data installed with the package is not for editing: run this inside your "
+            "clone, or pass --data PATH/TO/data"
+        )
+    return DataPaths(default)
 
 
 def data_paths(path: str | Path | None = None) -> DataPaths:

@@ -17,11 +17,13 @@ from catalogue.errors import UnknownHeadError, UnknownModelError, UsageError
 from catalogue.headmap import HeadMap, build
 from catalogue.index import Index
 from catalogue.vocab import (
+    MAX_INDEX,
     METHODS,
     SOURCE_KINDS,
     STAGES,
     STANDINGS,
     STATUSES,
+    SUBCATEGORIES,
     location_problem,
     normalize_name,
     parse_location,
@@ -42,6 +44,7 @@ __all__ = [
     "models_to_check",
     "parse_head_ref",
     "head_scores",
+    "parse_range",
     "references",
     "resolve_model",
     "score_tables",
@@ -60,16 +63,49 @@ _ARXIV_RE = re.compile(r"^(?:arxiv:)?(\d{4}\.\d{4,5})(?:v\d+)?$", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Filters:
-    stage: str | None = None
-    method: str | None = None
-    model: str | None = None
-    paper: str | None = None
-    year: int | None = None
+    """What ``heads list`` keeps. Several values of one filter are a union (``--stage KR --stage EP``: either
+    stage); different filters all apply, and the evidence filters (method, model, family, paper, year,
+    layers, source kind) must all hold for one evidence record.
+
+    ``year`` and ``layers`` take ranges: ``2023``, ``2023-2025``, ``2023-`` (from), ``-2022`` (until).
+    """
+
+    stage: tuple[str, ...] = ()
+    subcategory: tuple[str, ...] = ()
+    method: tuple[str, ...] = ()
+    model: tuple[str, ...] = ()
+    family: tuple[str, ...] = ()
+    paper: tuple[str, ...] = ()
+    year: tuple[str, ...] = ()
+    layers: tuple[str, ...] = ()
+    source_kind: tuple[str, ...] | str = ()  # some evidence record has this source kind
     in_survey: bool | None = None
-    #: a claim's measured status: confirmed, below-threshold, contradicted, or unchecked (located, no verdict)
-    status: str | None = None
-    source_kind: str | None = None  # some evidence record has this source kind
-    standing: str | None = None  # established, single-source or contested
+    #: claims' measured statuses: confirmed, below-threshold, contradicted, or unchecked (located, no verdict)
+    status: tuple[str, ...] | str | None = None
+    #: the head type's standing: established, single-source or contested
+    standing: tuple[str, ...] | str | None = None
+
+    def statuses(self) -> tuple[str, ...]:
+        """``status`` as a tuple (one value may be given as a string)."""
+        return (self.status,) if isinstance(self.status, str) else tuple(self.status or ())
+
+    def standings(self) -> tuple[str, ...]:
+        """``standing`` as a tuple (one value may be given as a string)."""
+        return (self.standing,) if isinstance(self.standing, str) else tuple(self.standing or ())
+
+
+def parse_range(text: str, option: str, lo: int, hi: int) -> tuple[int, int]:
+    """``5`` -> (5, 5); ``0-5`` -> (0, 5); ``3-`` -> (3, hi); ``-5`` -> (lo, 5). Bounds are inclusive.
+
+    Raises :class:`UsageError` naming ``option`` and the accepted forms."""
+    m = re.fullmatch(r"\s*(\d{0,9})\s*(-?)\s*(\d{0,9})\s*", text)
+    if m is None or not (m.group(1) or m.group(3)) or (not m.group(2) and not m.group(1)):
+        raise UsageError(f"{option} {text!r}: write one number or a range, e.g. {lo}, {lo}-{lo + 5}, {lo}- or -{hi}")
+    first = int(m.group(1)) if m.group(1) else lo
+    last = int(m.group(3)) if m.group(3) else (hi if m.group(2) else first)
+    if first > last:
+        raise UsageError(f"{option} {text!r}: the range is empty ({first} > {last}); write LOW-HIGH")
+    return first, last
 
 
 def _json(value: object) -> Any:
@@ -132,7 +168,7 @@ def list_heads(index: Index, f: Filters = Filters()) -> list[Record]:
     """Head types matching every given filter, sorted by stage order then id. With a ``status`` filter each
     head type keeps only its evidence records (claims) of that status."""
     heads = [_json(r[0]) for r in index.raw(*_list_sql(index, f, "h.data"))]
-    return claims(heads, f.status) if f.status is not None else heads
+    return claims(heads, f.statuses()) if f.statuses() else heads
 
 
 _ROW_COLUMNS = ("id", "name", "stages", "in_survey", "standing", "evidence", "models", "years", "summary")
@@ -145,44 +181,94 @@ def list_rows(index: Index, f: Filters = Filters()) -> list[Record]:
     return [{**dict(zip(_ROW_COLUMNS, r, strict=True)), "in_survey": bool(r[3])} for r in index.raw(sql, params)]
 
 
+class _Sql:
+    """Numbered parameters for a query built from parts."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, object] = {}
+
+    def one(self, value: object) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return ":" + name
+
+    def any_of(self, column: str, values: list[object]) -> str:
+        return f"{column} IN ({', '.join(self.one(v) for v in dict.fromkeys(values))})"
+
+    def ranges(self, column: str, spans: list[tuple[int, int]]) -> str:
+        return "(" + " OR ".join(f"{column} BETWEEN {self.one(a)} AND {self.one(b)}" for a, b in spans) + ")"
+
+
+def resolve_family(value: str, index: Index) -> str:
+    """A model family of the registry (any case); unknown ones raise with the close matches."""
+    families = {
+        str(f).lower(): str(f)
+        for (f,) in index.raw("SELECT DISTINCT json_extract(data, '$.family') FROM model")
+        if f is not None
+    }
+    found = families.get(value.strip().lower())
+    if found is not None:
+        return found
+    hint = suggest(value, families)
+    extra = f" Did you mean: {', '.join(hint)}?" if hint else ""
+    raise UsageError(f"--family {value!r} is not a model family of the registry (`heads models` lists them).{extra}")
+
+
+def resolve_subcategory(value: str) -> str:
+    """A sub-category id of the survey's taxonomy (``heads taxonomy stages`` lists them)."""
+    v = value.strip().lower().replace(" ", "-")
+    if v in SUBCATEGORIES:
+        return v
+    hint = suggest(value, {c: c for c in SUBCATEGORIES})
+    extra = f" Did you mean: {', '.join(hint)}?" if hint else ""
+    raise UsageError(f"--subcategory {value!r} is not a sub-category (`heads taxonomy stages` lists them).{extra}")
+
+
 def _list_sql(index: Index, f: Filters, columns: str) -> tuple[str, dict[str, object]]:
-    where, params = ["1=1"], {}  # type: tuple[list[str], dict[str, object]]
+    q = _Sql()
+    where = ["1=1"]
     if f.stage:
-        where.append("h.id IN (SELECT head_id FROM stage WHERE stage = :stage)")
-        params["stage"] = resolve_stage(f.stage, index)
+        stages: list[object] = [resolve_stage(s, index) for s in f.stage]
+        where.append(f"h.id IN (SELECT head_id FROM stage WHERE {q.any_of('stage', stages)})")
+    if f.subcategory:
+        subs: list[object] = [resolve_subcategory(s) for s in f.subcategory]
+        where.append(f"h.id IN (SELECT head_id FROM stage WHERE {q.any_of('subcategory', subs)})")
     ev = []
     if f.method:
-        ev.append("e.method = :method")
-        params["method"] = _check_choice(f.method, METHODS, "--method")
+        ev.append(q.any_of("e.method", [_check_choice(m, METHODS, "--method") for m in f.method]))
     if f.model:
-        ev.append("e.model = :model")
-        params["model"] = resolve_model(f.model, index)["id"]
+        ev.append(q.any_of("e.model", [resolve_model(m, index)["id"] for m in f.model]))
+    if f.family:
+        families: list[object] = [resolve_family(x, index) for x in f.family]
+        in_family = q.any_of("json_extract(data, '$.family')", families)
+        ev.append(f"e.model IN (SELECT id FROM model WHERE {in_family})")
     if f.paper:
-        ev.append("e.cite = :cite")
-        params["cite"] = resolve_paper(f.paper, index)
-    if f.year is not None:
-        ev.append("e.year = :year")
-        params["year"] = f.year
-    if f.status is not None:
-        ev.append(_status_sql(f.status))
+        ev.append(q.any_of("e.cite", [resolve_paper(p, index) for p in f.paper]))
+    if f.year:
+        ev.append(q.ranges("e.year", [parse_range(y, "--year", 1900, 2100) for y in f.year]))
+    if f.layers:
+        spans = [parse_range(x, "--layers", 0, MAX_INDEX) for x in f.layers]
+        ev.append(f"e.id IN (SELECT evidence_id FROM location WHERE {q.ranges('layer', spans)})")
     if f.source_kind:
-        ev.append("e.source_kind = :source_kind")
-        params["source_kind"] = _check_choice(f.source_kind, SOURCE_KINDS, "--source-kind")
+        given = (f.source_kind,) if isinstance(f.source_kind, str) else f.source_kind
+        kinds: list[object] = [_check_choice(k, SOURCE_KINDS, "--source-kind") for k in given]
+        ev.append(q.any_of("e.source_kind", kinds))
+    if f.statuses():
+        ev.append("(" + " OR ".join(_status_sql(x) for x in f.statuses()) + ")")
     if ev:
         where.append("h.id IN (SELECT e.head_id FROM evidence e WHERE " + " AND ".join(ev) + ")")
     if f.in_survey is not None:
-        where.append("h.in_survey = :survey")
-        params["survey"] = int(f.in_survey)
-    if f.standing:
-        where.append("h.standing = :standing")
-        params["standing"] = _check_choice(f.standing, STANDINGS, "--standing")
+        where.append(f"h.in_survey = {q.one(int(f.in_survey))}")
+    if f.standings():
+        standings: list[object] = [_check_choice(x, STANDINGS, "--standing") for x in f.standings()]
+        where.append(q.any_of("h.standing", standings))
     order = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(STAGES))
     sql = (
         f"SELECT {columns} FROM head h WHERE "
         + " AND ".join(where)
         + f" ORDER BY (SELECT MIN(CASE st.stage {order} END) FROM stage st WHERE st.head_id = h.id), h.id"
     )
-    return sql, params
+    return sql, q.params
 
 
 def _status_sql(status: str) -> str:
@@ -198,12 +284,13 @@ def evidence_status(e: Record) -> str | None:
     return "unchecked" if e.get("locations") else None
 
 
-def claims(heads: list[Record], status: str) -> list[Record]:
-    """These head types with only their evidence records of this status (``heads list --status``)."""
-    value = _check_choice(status, STATUSES, "--status")
+def claims(heads: list[Record], status: str | tuple[str, ...]) -> list[Record]:
+    """These head types with only their evidence records of this status, or of any of these statuses
+    (``heads list --status``)."""
+    values = {_check_choice(x, STATUSES, "--status") for x in ((status,) if isinstance(status, str) else status)}
     out = []
     for h in heads:
-        kept = [e for e in h["evidence"] if evidence_status(e) == value]
+        kept = [e for e in h["evidence"] if evidence_status(e) in values]
         if kept:
             out.append({**h, "evidence": kept})
     return out

@@ -437,7 +437,13 @@ class ModelInfo(_Strict):
     id: ModelId
     name: ShortText
     hf_id: ShortText | None = Field(default=None, description="Hugging Face repo id, if on the hub")
-    family: ShortText
+    family: ShortText = Field(
+        description=(
+            "the model series as its authors name it, without generation or version: Gemma 2 -> gemma, "
+            "Llama 3.1 -> llama, Qwen2.5 -> qwen, Phi-3 -> phi, GPT-2 -> gpt; a fine-tune takes the family of "
+            "the model it was tuned from (Vicuna -> llama)"
+        )
+    )
     layers: int | None = Field(default=None, ge=1, le=1000)
     heads: int | None = Field(default=None, ge=1, le=1000, description="query heads per layer")
     kv_heads: int | None = Field(default=None, ge=1, le=1000)

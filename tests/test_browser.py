@@ -65,7 +65,7 @@ def browsers() -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("browser")
-    data = write_fixture(tmp / "data", [hostile_head(), make_prev()])
+    data = write_fixture(tmp / "data", [hostile_head(), _wide_prev()])
     result = build(data, tmp / "public")
     assert result.returncode == 0, result.stderr
     handler = functools.partial(_QuietHandler, directory=str(tmp / "public"))
@@ -75,6 +75,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
     httpd.server_close()
+
+
+def _wide_prev() -> dict[str, object]:
+    """previous-token-head with an evidence record as long as real ones: long details, a source
+    naming files and URLs (long words a browser cannot break by itself)."""
+    ev = make_prev()["evidence"]
+    ev[0] = {
+        **ev[0],
+        "method_detail": "path patching of every head's output to the residual stream at the final position, "
+        "then mean ablation of the circuit found, on 500 prompts of each template",
+        "task": "indirect object identification (IOI), BABA and ABBA templates",
+        "source": "github:redwoodresearch/Easy-Transformer/blob/main/easy_transformer/ioi_circuit_extraction.py"
+        "#L1-L200_CIRCUIT_dictionary_previous_token_heads and Appendix K, Figure 20 (layer.head, 0-indexed); "
+        "https://arxiv.org/abs/2211.00593v1/appendix-K/figure-20-previous-token-heads-of-the-circuit",
+    }
+    return make_prev(evidence=ev)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -188,6 +204,29 @@ def test_head_page_shows_hostile_text_as_text(browser: Browser, server: str) -> 
     rows = browser.js("return document.querySelector('article table').querySelectorAll('tbody tr').length")
     assert rows == 2  # the two evidence records (the first table; "Across models" follows it)
     browser.screenshot("head-page")
+
+
+def test_evidence_table_fits_the_content_column_at_1400px(browser: Browser, server: str) -> None:
+    """Every column of an evidence table, "Where it was read" last, is in view at 1400 px without scrolling."""
+    browser._s("POST", "/window/rect", {"width": 1400, "height": 1000})
+    try:
+        browser.get(server + "/heads/previous-token-head/")
+        last = browser.js(
+            "const t = document.querySelector('article table');"
+            "const th = [...t.querySelectorAll('thead th')].pop();"
+            "const col = document.querySelector('article').getBoundingClientRect();"
+            "return [th.textContent.trim(), th.getBoundingClientRect().right, col.right, window.innerWidth,"
+            " t.parentElement.scrollWidth, t.parentElement.clientWidth];"
+        )
+        name, right, column, window_width, scroll_width, client_width = last
+        assert name == "Where it was read"
+        assert (
+            right <= column + 2 and right <= window_width
+        )  # 2 px: sub-pixel borders, f"last column ends at {right}px, content at {column}px"
+        assert scroll_width <= client_width + 1, "the table scrolls sideways"
+        browser.screenshot("head-page-1400")
+    finally:
+        browser._s("POST", "/window/rect", {"width": 1280, "height": 1000})
 
 
 def test_model_page_map_is_coloured_by_stage(browser: Browser, server: str) -> None:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -102,7 +103,7 @@ def test_validate_ok_and_schema(data: Path, tmp_path: Path) -> None:
         (["model", "nope"], "no model is called"),
         (["cite", "nope-head"], "no head type is called"),
         (["list", "--format", "xml"], "Invalid value"),
-        (["list", "--year", "abc"], "Invalid value"),
+        (["list", "--year", "abc"], "--year 'abc': write one number or a range"),
         (["frobnicate"], "No such command"),
     ],
 )
@@ -132,6 +133,59 @@ def test_every_command_has_help() -> None:
     group = typer.main.get_command(app)
     for name, cmd in group.commands.items():  # type: ignore[attr-defined]
         assert cmd.help, f"`heads {name}` has no help text"
+
+
+def test_repeated_filters_are_a_union(data: Path) -> None:
+    """`--stage LR --stage ICI` lists both stages' types (click alone keeps only the last value)."""
+    listed = json.loads(run(data, "list", "--stage", "LR", "--stage", "ICI", "-f", "json"))
+    assert [h["id"] for h in listed] == ["previous-token-head", "induction-head"]
+    listed = json.loads(run(data, "list", "--layers", "2", "--layers", "6", "--family", "gpt2", "-f", "json"))
+    assert [h["id"] for h in listed] == ["previous-token-head", "induction-head"]
+
+
+def _commands() -> list[list[str]]:
+    import typer.main
+
+    group: Any = typer.main.get_command(app)
+    return [[]] + [[name] for name in sorted(group.commands)]
+
+
+@pytest.mark.parametrize("command", _commands(), ids=lambda c: " ".join(c) or "heads")
+def test_help_shows_no_bool_metavar(command: list[str]) -> None:
+    """A flag takes no value, so its help must not show one (`--details <bool>`)."""
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "<bool" not in result.output and "BOOLEAN" not in result.output
+
+
+def _real_commands() -> list[list[str]]:
+    """Every text view of the real catalogue: list, models, stats, taxonomy, each head type's show,
+    each model's map, and where at every recorded location of a few models."""
+    from catalogue import query
+    from catalogue.index import Index
+    from catalogue.paths import data_paths
+
+    idx = Index.open(data_paths(None))
+    out = [["list"], ["models"], ["stats"], ["taxonomy"]]
+    out += [["show", str(h["id"])] for h in query.all_heads(idx)]
+    out += [["model", str(m["id"])] for m in query.models(idx)]
+    heads = {(str(m), int(la), int(hd)) for m, la, hd in idx.raw("SELECT model, layer, head FROM location")}
+    out += [["where", m, f"L{la}H{hd}"] for m, la, hd in sorted(heads)[::7]]
+    idx.dispose()
+    return out
+
+
+def test_text_output_fits_80_columns(cache: Path) -> None:
+    """No line of show/where/list/model/models/taxonomy/stats runs past the terminal's 80 columns."""
+    narrow = CliRunner(env={"COLUMNS": "80"})
+    commands = _real_commands()
+    assert len(commands) > 150
+    too_long = []
+    for command in commands:
+        result = narrow.invoke(app, command)
+        assert result.exit_code == 0, (command, result.output)
+        too_long += [(" ".join(command), line) for line in result.output.splitlines() if len(line) > 80]
+    assert not too_long, too_long[:5]
 
 
 @pytest.mark.parametrize(

@@ -323,3 +323,42 @@ def test_concurrent_writers_lose_nothing(data: Path, tmp_path: Path) -> None:
     assert [code for _, _, code in results] == [0, 0, 0, 0], results
     sources = [e.source for e in load(data).heads["induction-head"].evidence]
     assert sorted(s for s in sources if s.startswith("Table")) == [f"Table {i}" for i in range(4)]
+
+
+def test_interactive_new_checks_each_answer_and_asks_for_model_and_heads(
+    write_data: WriteData, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a terminal, `heads new` checks every answer as it is given and asks again (id, stage,
+    sub-category, cite key, model, heads, method), and asks for the model and the heads too."""
+    from typer.testing import CliRunner
+
+    import catalogue.cli.contribute as cli_contribute
+    from catalogue.cli import app
+
+    d = write_data()
+    monkeypatch.setattr(cli_contribute, "_interactive", lambda: True)
+    answers = [
+        *("Bad Id", "induction-head", "new-test-head", "New test head"),
+        *("XX", "LR", "overall-structure", "icl-task-learning", "A summary."),
+        *("nobody2020", "olsson2022incontext", "gpt5", "gpt2", "L99H0", "L5H5 L6H9", "magic", "scoring", "Section 2"),
+        *("paper", "body"),
+    ]
+    result = CliRunner().invoke(app, ["--data", str(d), "new"], input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for complaint in (
+        "'Bad Id' is not an id",
+        "'induction-head' already names 'induction-head'",
+        "'XX' is not a stage",
+        "'overall-structure' belongs to stage 'in-context-identification'",
+        "unknown cite key 'nobody2020'",
+        "no model is called 'gpt5'",
+        "L99H0 is outside gpt2-small",
+        "'magic' is not a method",
+        "'paper' is not a source kind",
+    ):
+        assert complaint in out, complaint
+    written = yaml.safe_load((d / "heads" / "new-test-head.yaml").read_text(encoding="utf-8"))
+    assert written["stages"][0]["subcategory"] == "icl-task-learning"
+    assert written["evidence"][0]["model"] == "gpt2-small"
+    assert written["evidence"][0]["locations"] == ["L5H5", "L6H9"]

@@ -140,6 +140,22 @@ def test_models_used_with_locations_have_true_dimensions() -> None:
             assert m.source, f"{m.id}: dimensions need a source"
 
 
+#: A generation or version at the end of a family label (gemma-2, llama-3, qwen2.5, internlm2): not a family.
+_GENERATION = re.compile(r"[-.]?\d+(?:\.\d+)*$")
+
+
+@pytest.mark.parametrize("family", sorted({m.family for m in CAT.models.values()}) if CAT else [])
+def test_model_family_is_a_series_not_a_generation(family: str) -> None:
+    """models.yaml's family rule (ModelInfo.family): Gemma 2 is a generation of the family gemma, so
+    `heads list --family gemma` finds every Gemma; a label like gemma-2 would hide it."""
+    assert CAT is not None
+    series = _GENERATION.sub("", family)
+    if len(series) < 2:  # the number is the name itself (T5), not a generation
+        return
+    assert not _GENERATION.search(family), f"family {family!r}: write the series without its generation"
+    assert not any(_GENERATION.sub("", f) == series and f != family for f in {m.family for m in CAT.models.values()})
+
+
 def _companion_list() -> list[tuple[str, str, str]]:
     path = Path(__file__).parent / "assets" / "companion_list.tsv"
     rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
@@ -192,6 +208,24 @@ def test_survey_head_has_evidence_from_a_work_the_survey_cites(hid: str) -> None
         ):
             return
     pytest.fail(f"{hid}: no evidence cites a work the survey cites for it: {cited}")
+
+
+#: Phrases of internal drafting that must never reach readers (issue 13: "recorded in another draft" stood
+#: above the very evidence it said was elsewhere).
+_INTERNAL = re.compile(r"another draft|other draft|this draft|\bTODO\b|\bFIXME\b|\bTBD\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("head", HEADS, ids=lambda h: h.id)
+def test_no_internal_note_shown_to_readers(head: HeadType) -> None:
+    texts = [
+        head.summary,
+        head.mechanism,
+        head.notes,
+        *(e.note for e in head.evidence),
+        *(e.source for e in head.evidence),
+    ]
+    found = [t for t in texts if t and _INTERNAL.search(t)]
+    assert not found, f"{head.id}: {found[0][:120]!r}"
 
 
 # --------------------------------------------------------------------------- issue 11 targets

@@ -210,3 +210,55 @@ def test_full_disk_is_reported_and_old_indexes_make_room(
     monkeypatch.setattr(db, "build", full_once)
     new = Index.open(data_paths(d))
     assert len(calls) == 2 and not old.exists() and new.path.exists()
+
+
+def _age(folder: Path, seconds: float = 60.0) -> None:
+    """Set every file's mtime into the past (older than the racy window)."""
+    import time
+
+    for p in folder.rglob("*"):
+        if p.is_file():
+            t = time.time() - seconds
+            os.utime(p, (t, t))
+
+
+def test_warm_query_reads_no_data_file(write_data: WriteData, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Freshness is checked by size and mtime (a stamp next to the index); the files are hashed only on a change."""
+    d = write_data()
+    _age(d)
+    first = Index.open(data_paths(d))
+    reads: list[Path] = []
+    real = Path.read_bytes
+
+    def spy(self: Path) -> bytes:
+        reads.append(self)
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", spy)
+    again = Index.open(data_paths(d))
+    assert again.path == first.path
+    assert [p for p in reads if d in p.parents] == []
+
+
+def test_same_size_edit_with_new_mtime_is_seen(write_data: WriteData, cache: Path) -> None:
+    d = write_data()
+    _age(d)
+    before = Index.open(data_paths(d))
+    f = d / "heads" / "induction-head.yaml"
+    f.write_text(f.read_text().replace("Completes", "Complete!"))  # same size, new content
+    _age(d, 30.0)  # a different, still old mtime
+    after = Index.open(data_paths(d))
+    assert after.path != before.path
+    assert query.show(after, "induction-head")["summary"].startswith("Complete!")
+
+
+def test_edit_within_the_racy_window_is_seen(write_data: WriteData, cache: Path) -> None:
+    """Two edits in the same clock tick keep size and mtime: a just-modified file's fingerprint is not trusted."""
+    d = write_data()
+    f = d / "heads" / "induction-head.yaml"
+    st = f.stat()
+    before = Index.open(data_paths(d))
+    f.write_text(f.read_text().replace("Completes", "Complete!"))
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime
+    after = Index.open(data_paths(d))
+    assert after.path != before.path

@@ -203,3 +203,18 @@ def test_the_verdict_is_the_check_of_each_head_once_measured(write_data: WriteDa
     record({("induction-head", 0): block()}, data=data)
     got = {r["location"]: r["verdict"] for r in known_heads("gpt2-small", "induction-head", data=data)}
     assert got == {"L5H5": "confirmed", "L5H8": "confirmed", "L5H9": "below-threshold", "L6H9": "confirmed"}
+
+
+@pytest.mark.parametrize(
+    ("hf_id", "module"),
+    [
+        ("Qwen/Qwen2.5-7B", "model.layers.3.self_attn"),
+        ("Qwen/Qwen1.5-7B-Chat", "model.layers.3.self_attn"),
+        ("Qwen/Qwen3-8B", "model.layers.3.self_attn"),
+        ("Qwen/Qwen-7B", None),  # remote-code QWenLMHeadModel: not mapped rather than guessed
+    ],
+)
+def test_qwen_layout_follows_the_checkpoint(hf_id: str, module: str | None) -> None:
+    from catalogue.addressing import head_address
+
+    assert head_address({"family": "qwen", "hf_id": hf_id, "heads": 28, "kv_heads": 4}, 3, 5)["hf_module"] == module

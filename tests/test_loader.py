@@ -36,6 +36,29 @@ def test_malformed_yaml_names_line(write_data: WriteData) -> None:
     assert "YAML error" in err
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "fragment"),
+    [
+        ("name: Induction head", "name:\tInduction head", "a tab after `name:`: replace the tab with a space"),
+        ("- cite: olsson2022incontext", "- cite:\tolsson2022incontext", "a tab after `cite:`"),
+        ("in_survey: true", "\tin_survey: true", "a tab in the indentation: indent with spaces only"),
+        ("in_survey: true", "in_survey true", "no ':' after the key in 'in_survey true'"),
+        ("summary: Completes", "summary Completes", "no ':' after the key"),
+    ],
+    ids=["tab-after-key", "tab-after-nested-key", "tab-indent", "missing-colon", "missing-colon-2"],
+)
+def test_yaml_error_is_clear_and_on_the_right_line(write_data: WriteData, old: str, new: str, fragment: str) -> None:
+    """A tab after `key:` and a missing `:` are named as such, on the line that holds them (PyYAML alone
+    reports a missing colon one line late, and yaml-rs a tab as a bare parse error)."""
+    text = yaml.safe_dump(make_head(), sort_keys=False, width=1000)
+    assert old in text
+    bad = text.replace(old, new, 1)
+    line = bad[: bad.index(new)].count("\n") + 1
+    (err,) = _errors(write_data(head_texts={"induction-head": bad, "previous-token-head": yaml.safe_dump(make_prev())}))
+    assert f"induction-head.yaml:{line}: " in err
+    assert fragment in err
+
+
 def test_every_error_reported_at_once_with_lines(write_data: WriteData) -> None:
     bad = make_head(
         evidence=[{"cite": "nobody2020", "model": "gpt5", "method": "scoring", "source": "x", "source_kind": "body"}]

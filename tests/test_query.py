@@ -27,18 +27,18 @@ def ids(heads: list[dict[str, object]]) -> list[str]:
     ("filters", "expected"),
     [
         (query.Filters(), ["previous-token-head", "induction-head"]),
-        (query.Filters(stage="LR"), ["induction-head"]),
-        (query.Filters(stage="In-Context Identification"), ["previous-token-head"]),
-        (query.Filters(method="scoring"), ["induction-head"]),
-        (query.Filters(method="path-patching"), ["previous-token-head", "induction-head"]),
-        (query.Filters(model="gpt2"), ["previous-token-head", "induction-head"]),
-        (query.Filters(paper="2209.11895"), ["induction-head"]),
-        (query.Filters(paper="arXiv:2211.00593v3"), ["previous-token-head", "induction-head"]),
-        (query.Filters(paper="OLSSON2022INCONTEXT"), ["induction-head"]),
-        (query.Filters(year=2022), ["induction-head"]),
-        (query.Filters(year=1999), []),
+        (query.Filters(stage=("LR",)), ["induction-head"]),
+        (query.Filters(stage=("In-Context Identification",)), ["previous-token-head"]),
+        (query.Filters(method=("scoring",)), ["induction-head"]),
+        (query.Filters(method=("path-patching",)), ["previous-token-head", "induction-head"]),
+        (query.Filters(model=("gpt2",)), ["previous-token-head", "induction-head"]),
+        (query.Filters(paper=("2209.11895",)), ["induction-head"]),
+        (query.Filters(paper=("arXiv:2211.00593v3",)), ["previous-token-head", "induction-head"]),
+        (query.Filters(paper=("OLSSON2022INCONTEXT",)), ["induction-head"]),
+        (query.Filters(year=("2022",)), ["induction-head"]),
+        (query.Filters(year=("1999",)), []),
         (query.Filters(in_survey=False), []),
-        (query.Filters(stage="LR", method="path-patching", model="gpt2-small"), ["induction-head"]),
+        (query.Filters(stage=("LR",), method=("path-patching",), model=("gpt2-small",)), ["induction-head"]),
     ],
 )
 def test_list_filters(index: Index, filters: query.Filters, expected: list[str]) -> None:
@@ -48,11 +48,11 @@ def test_list_filters(index: Index, filters: query.Filters, expected: list[str])
 @pytest.mark.parametrize(
     ("filters", "fragment"),
     [
-        (query.Filters(stage="XX"), "--stage 'XX' is not one of"),
-        (query.Filters(method="magic"), "--method 'magic'"),
-        (query.Filters(model="gpt5"), "no model is called 'gpt5'"),
-        (query.Filters(paper="9999.99999"), "no work in the catalogue has arXiv id"),
-        (query.Filters(paper="wang2022interpretabilty"), "Did you mean: wang2022interpretability"),
+        (query.Filters(stage=("XX",)), "--stage 'XX' is not one of"),
+        (query.Filters(method=("magic",)), "--method 'magic'"),
+        (query.Filters(model=("gpt5",)), "no model is called 'gpt5'"),
+        (query.Filters(paper=("9999.99999",)), "no work in the catalogue has arXiv id"),
+        (query.Filters(paper=("wang2022interpretabilty",)), "Did you mean: wang2022interpretability"),
     ],
 )
 def test_bad_filters_explain(index: Index, filters: query.Filters, fragment: str) -> None:
@@ -60,7 +60,73 @@ def test_bad_filters_explain(index: Index, filters: query.Filters, fragment: str
         query.list_heads(index, filters)
 
 
-@pytest.mark.parametrize("filters", [query.Filters(), query.Filters(stage="LR"), query.Filters(model="gpt2")])
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        # a filter given twice is a union, never the last value alone
+        (query.Filters(stage=("LR", "ICI")), ["previous-token-head", "induction-head"]),
+        (query.Filters(method=("scoring", "path-patching"), paper=("olsson2022incontext",)), ["induction-head"]),
+        (query.Filters(paper=("2209.11895", "2211.00593")), ["previous-token-head", "induction-head"]),
+        (query.Filters(year=("2022", "2023")), ["previous-token-head", "induction-head"]),
+        (query.Filters(status=("confirmed",)), []),
+        (query.Filters(status=("confirmed", "unchecked")), ["previous-token-head", "induction-head"]),
+        # the filters researchers expect: family, layer range, year range, sub-category
+        (query.Filters(family=("GPT2",)), ["previous-token-head", "induction-head"]),
+        (query.Filters(family=("toy",)), []),
+        (query.Filters(layers=("0-3",)), ["previous-token-head"]),
+        (query.Filters(layers=("5-",)), ["induction-head"]),
+        (query.Filters(layers=("2", "6")), ["previous-token-head", "induction-head"]),
+        (query.Filters(layers=("-1",)), []),
+        (query.Filters(year=("-2022",)), ["induction-head"]),
+        (query.Filters(year=("2023-2025",)), ["previous-token-head", "induction-head"]),
+        (query.Filters(subcategory=("icl-task-learning",)), ["induction-head"]),
+        (
+            query.Filters(subcategory=("overall structure", "icl-task-learning")),
+            ["previous-token-head", "induction-head"],
+        ),
+        # all evidence filters hold for one record: the olsson record has no model
+        (query.Filters(paper=("olsson2022incontext",), family=("gpt2",)), []),
+    ],
+)
+def test_list_filters_repeat_and_ranges(index: Index, filters: query.Filters, expected: list[str]) -> None:
+    assert ids(query.list_heads(index, filters)) == expected
+
+
+@pytest.mark.parametrize(
+    ("filters", "fragment"),
+    [
+        (query.Filters(family=("gemma",)), "--family 'gemma' is not a model family"),
+        (query.Filters(layers=("x",)), "--layers 'x': write one number or a range"),
+        (query.Filters(layers=("5-2",)), "the range is empty"),
+        (query.Filters(year=("2025-2020",)), "the range is empty"),
+        (query.Filters(subcategory=("icl-task-learnin",)), "Did you mean: icl-task-learning"),
+        (query.Filters(source_kind=("paper",)), "--source-kind 'paper' is not one of"),
+    ],
+)
+def test_new_filters_explain_bad_values(index: Index, filters: query.Filters, fragment: str) -> None:
+    with pytest.raises(UsageError, match=fragment):
+        query.list_heads(index, filters)
+
+
+def test_source_kind_filter_reads_the_evidence_records(write_data: WriteData, cache: Path) -> None:
+    head = make_head()
+    head["evidence"][0]["source_kind"] = "code"
+    head["evidence"][1]["source_kind"] = "body"
+    prev = make_prev()
+    prev["evidence"][0]["source_kind"] = "third-party"
+    idx = Index.open(data_paths(write_data(heads=[head, prev])))
+    assert ids(query.list_heads(idx, query.Filters(source_kind=("body",)))) == ["induction-head"]
+    assert ids(query.list_heads(idx, query.Filters(source_kind=("body", "third-party")))) == [
+        "previous-token-head",
+        "induction-head",
+    ]
+    assert ids(query.list_heads(idx, query.Filters(source_kind=("data",)))) == []
+    assert ids(query.list_heads(idx, query.Filters(source_kind=("code",), model=("gpt2-small",)))) == ["induction-head"]
+    # the same record must carry both: the body-read record of induction-head has no model
+    assert ids(query.list_heads(idx, query.Filters(source_kind=("body",), model=("gpt2-small",)))) == []
+
+
+@pytest.mark.parametrize("filters", [query.Filters(), query.Filters(stage=("LR",)), query.Filters(model=("gpt2",))])
 def test_list_rows_match_rows_of_full_objects(index: Index, filters: query.Filters) -> None:
     from catalogue.vocab import stage_label
 

@@ -70,7 +70,7 @@ def test_parquet_without_pyarrow_says_how_to_install_it(monkeypatch: pytest.Monk
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow now raises ImportError
     from catalogue.errors import UsageError
 
-    with pytest.raises(UsageError, match=r"pip install 'attention-head-catalogue\[export\]'"):
+    with pytest.raises(UsageError, match=r"pip install -e '\.\[export\]' in a clone of the repository"):
         exporting.parquet([])
 
 

@@ -211,6 +211,28 @@ def test_code_spans_and_fences_cannot_be_closed_early(code: str) -> None:
         assert "b" not in {t for t, _ in span.tags}
 
 
+def test_rendering_compares_no_pydantic_objects(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rendering grew quadratically when it tested membership of pydantic objects in lists inside a loop
+    (`if h not in bucket`: each test compares whole models field by field). Pages are built from dicts keyed
+    by id: no pydantic equality test runs at all."""
+    from pydantic import BaseModel
+
+    from catalogue import render
+    from catalogue.loader import load
+
+    cat = load()
+    compared: list[str] = []
+    real = BaseModel.__eq__
+
+    def counting(self: BaseModel, other: object) -> bool:
+        compared.append(type(self).__name__)
+        return real(self, other)
+
+    monkeypatch.setattr(BaseModel, "__eq__", counting)
+    render.pages(cat, repo_url="https://example.org/repo")
+    assert compared == []
+
+
 def test_claimed_heads_link_their_neuronpedia_dashboards(write_data: WriteData) -> None:
     from tests.helpers import MODELS
 

@@ -4,6 +4,7 @@ and anchor in the built HTML resolves; hostile data cannot inject markup; nothin
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -225,6 +226,19 @@ def test_the_real_catalogue_builds(tmp_path: Path) -> None:
     result = build(None, tmp_path / "public")
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "public" / "heads" / "index.html").is_file()
+
+
+def test_install_instructions_name_the_repository_not_an_unpublished_package(site: Path) -> None:
+    """The package is not on PyPI: every `pip install` the site shows installs a clone (`-e .`), and the
+    contributing page says so."""
+    from catalogue.cli.verify import INSTALL_HINT
+
+    text = "\n".join(p.read_text(encoding="utf-8") for p in site.rglob("*.html"))
+    installs = re.findall(r"pip install ([^<\n]*)", text)
+    assert installs, "the contributing page shows how to install"
+    assert all(i.startswith("-e ") for i in installs), installs
+    assert "not published on PyPI yet" in (site / "contributing" / "index.html").read_text(encoding="utf-8")
+    assert "clone" in INSTALL_HINT and "-e" in INSTALL_HINT
 
 
 def test_validate_output_becomes_annotations(write_data: WriteData, tmp_path: Path) -> None:

@@ -22,15 +22,52 @@ app = typer.Typer()
 PANEL = "Contribute"
 
 
-def _ask(value: Optional[str], flag: str, label: str) -> str:
-    """The flag's value, or a prompt for it in a terminal; a clear error when neither is possible."""
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _ask(
+    value: Optional[str],
+    flag: str,
+    label: str,
+    *,
+    check: str | None = None,
+    required: bool = True,
+    answers: dict[str, str] | None = None,
+) -> Optional[str]:
+    """The flag's value, or in a terminal a prompt for it, each answer checked as it is given (``check``
+    names the rule of :func:`catalogue.contribute.answer_problem`) and asked again until it stands.
+    Without a terminal, a missing required value is a clear error."""
+    from catalogue import contribute
+
     if value is not None and value.strip():
         return value
-    if sys.stdin.isatty():
-        answer = typer.prompt(label)
-        if str(answer).strip():
-            return str(answer)
-    raise UsageError(f"{flag} is required: pass {flag} VALUE (or run in a terminal to be asked)")
+    if _interactive():
+        while True:
+            answer = str(typer.prompt(label, default="" if not required else None, show_default=False)).strip()
+            if not answer:
+                if not required:
+                    return None
+                typer.echo("  an answer is needed", err=True)
+                continue
+            problem = None
+            if check is not None:
+                problem = contribute.answer_problem(
+                    check, answer, answers or {}, data=state.data, cache=state.cache_dir
+                )
+            if problem is None:
+                if answers is not None and check is not None:
+                    answers[check] = answer
+                return answer
+            typer.echo(f"  {problem}", err=True)
+    if required:
+        raise UsageError(f"{flag} is required: pass {flag} VALUE (or run in a terminal to be asked)")
+    return None
+
+
+def _need(value: Optional[str]) -> str:
+    assert value is not None  # _ask returns a value when required
+    return value
 
 
 def _locations(values: Optional[list[str]]) -> list[str]:
@@ -74,19 +111,54 @@ def _evidence(
     source_kind: Optional[str],
     stance: Optional[str],
     scores: Optional[str],
+    answers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    answers = answers if answers is not None else {}
+    cite = _ask(cite, "--cite", "BibTeX key of the work (in data/references.bib)", check="cite", answers=answers)
+    if model is None and not location:
+        model = _ask(
+            None,
+            "--model",
+            "Model (registry id or HF id; empty for none)",
+            check="model",
+            required=False,
+            answers=answers,
+        )
+    else:
+        answers["model"] = model or ""
+    locations = _locations(location)
+    if not locations and model:
+        asked = _ask(
+            None,
+            "--location",
+            "Heads, e.g. L5H5 L5H8 (0-indexed; empty for none)",
+            check="locations",
+            required=False,
+            answers=answers,
+        )
+        locations = _locations([asked] if asked else None)
     return {
-        "cite": _ask(cite, "--cite", "BibTeX key of the work (in data/references.bib)"),
+        "cite": cite,
         "model": model,
-        "locations": _locations(location),
-        "method": _ask(method, "--method", "Method (e.g. path-patching, scoring, activation-patching)"),
+        "locations": locations,
+        "method": _ask(
+            method,
+            "--method",
+            "Method (e.g. path-patching, scoring, activation-patching)",
+            check="method",
+            answers=answers,
+        ),
         "method_detail": method_detail,
         "task": task,
         "metric": metric,
         "value": _float(value, "--value"),
         "source": _ask(source, "--source", "Where in the work you read this (section, table, figure)"),
         "source_kind": _ask(
-            source_kind, "--source-kind", "What the source is: body, code, data, abstract or third-party"
+            source_kind,
+            "--source-kind",
+            "What the source is: body, code, data, abstract or third-party",
+            check="source_kind",
+            answers=answers,
         ),
         "note": note,
     } | {k: v for k, v in (("stance", stance), ("scores", scores)) if v is not None}
@@ -169,17 +241,25 @@ def new(
     """Add a new head type, with its first evidence record, as data/heads/<id>.yaml."""
     from catalogue import contribute
 
+    answers: dict[str, str] = {}
     fields: dict[str, Any] = {
-        "id": _ask(id, "--id", "Id (kebab-case, e.g. name-mover-head)"),
+        "id": _ask(id, "--id", "Id (kebab-case, e.g. name-mover-head)", check="id", answers=answers),
         "name": _ask(name, "--name", "Name"),
         "aliases": alias or [],
-        "stages": [
-            {
-                "stage": _ask(stage, "--stage", "Stage (KR, ICI, LR or EP)"),
-                "subcategory": subcategory,
-                "placed_by": placed_by,
-            }
-        ],
+    }
+    stage = _need(_ask(stage, "--stage", "Stage (KR, ICI, LR or EP)", check="stage", answers=answers))
+    answers["stage"] = stage
+    if subcategory is None and _interactive():
+        subcategory = _ask(
+            None,
+            "--subcategory",
+            "Sub-category (`heads taxonomy stages`; empty for none)",
+            check="subcategory",
+            required=False,
+            answers=answers,
+        )
+    fields |= {
+        "stages": [{"stage": stage, "subcategory": subcategory, "placed_by": placed_by}],
         "in_survey": in_survey,
         "summary": _ask(summary, "--summary", "Summary"),
         "mechanism": mechanism,
@@ -188,7 +268,20 @@ def new(
     }
     fields["evidence"] = [
         _evidence(
-            cite, model, location, method, method_detail, task, metric, value, source, note, source_kind, stance, scores
+            cite,
+            model,
+            location,
+            method,
+            method_detail,
+            task,
+            metric,
+            value,
+            source,
+            note,
+            source_kind,
+            stance,
+            scores,
+            answers,
         )
     ]
     conv = convention.value if convention else None

@@ -37,39 +37,59 @@ class TaxonomyPart(str, Enum):
     benchmarks = "benchmarks"
 
 
+Many = Optional[list[str]]
+
+
 @app.command("list", rich_help_panel=PANEL)
 def list_(
-    stage: Annotated[Optional[str], typer.Option(help="Stage id, name or abbreviation (KR, ICI, LR, EP).")] = None,
-    method: Annotated[Optional[str], typer.Option(help="Discovery method id, e.g. path-patching, scoring.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Model registry id or Hugging Face id.")] = None,
-    paper: Annotated[Optional[str], typer.Option(help="Cite key or arXiv id of a work.")] = None,
-    year: Annotated[Optional[int], typer.Option(help="Year of a work in the evidence.", min=1900, max=2100)] = None,
+    stage: Annotated[Many, typer.Option(help="Stage id, name or abbreviation (KR, ICI, LR, EP).")] = None,
+    subcategory: Annotated[Many, typer.Option(help="Sub-category id, e.g. icl-task-learning.")] = None,
+    method: Annotated[Many, typer.Option(help="Discovery method id, e.g. path-patching, scoring.")] = None,
+    model: Annotated[Many, typer.Option(help="Model registry id or Hugging Face id.")] = None,
+    family: Annotated[Many, typer.Option(help="Model family, e.g. gpt, llama, gemma (`heads models`).")] = None,
+    paper: Annotated[Many, typer.Option(help="Cite key or arXiv id of a work.")] = None,
+    year: Annotated[Many, typer.Option(help="Year of a cited work or a range: 2022, 2023-2025, 2023-, -2021.")] = None,
+    layers: Annotated[Many, typer.Option(help="Layers of a recorded location (0-indexed): 5, 0-5, 20-.")] = None,
+    source_kind: Annotated[
+        Many, typer.Option(help="How the evidence was read: body, code, data, abstract or third-party.")
+    ] = None,
     in_survey: Annotated[
         Optional[bool], typer.Option("--in-survey/--not-in-survey", help="Only types the survey names (or does not).")
     ] = None,
     status: Annotated[
-        Optional[str],
+        Many,
         typer.Option(
             help="Claims measured by the catalogue's checks: confirmed, below-threshold, contradicted or unchecked "
             "(JSON and YAML then hold only those evidence records)."
         ),
     ] = None,
-    source_kind: Annotated[
-        Optional[str],
-        typer.Option(help="Only types with evidence of this source kind: body, code, data, abstract, third-party."),
-    ] = None,
     standing: Annotated[
-        Optional[str], typer.Option(help="Only types of this standing: established, single-source, contested.")
+        Many, typer.Option(help="Only types of this standing: established, single-source, contested.")
     ] = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.table,
 ) -> None:
-    """List head types, filtered by stage, method, model, paper, year, survey membership, claim status, source kind
-    or standing."""
+    """List head types, filtered by stage, sub-category, method, model, family, paper, year, layers, source kind,
+    survey membership, claim status or standing.
+
+    A filter given twice is a union (--stage KR --stage EP: either stage); different filters all apply, and the
+    evidence filters must hold for one evidence record.
+    """
     from catalogue import formats, query
 
     index = state.index()
     filters = query.Filters(
-        stage, method, model, paper, year, in_survey, status=status, source_kind=source_kind, standing=standing
+        stage=tuple(stage or ()),
+        subcategory=tuple(subcategory or ()),
+        method=tuple(method or ()),
+        model=tuple(model or ()),
+        family=tuple(family or ()),
+        paper=tuple(paper or ()),
+        year=tuple(year or ()),
+        layers=tuple(layers or ()),
+        source_kind=tuple(source_kind or ()),
+        in_survey=in_survey,
+        status=tuple(status or ()),
+        standing=tuple(standing or ()),
     )
     if format in (ListFormat.json, ListFormat.yaml):  # complete records
         typer.echo(formats.render_rows([], format.value, full=query.list_heads(index, filters)))

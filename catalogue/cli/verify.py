@@ -7,6 +7,8 @@ without torch; without it they say how to install the ``verify`` extra and exit 
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any, NoReturn
@@ -21,7 +23,11 @@ __all__ = ["INSTALL_HINT", "app"]
 app = typer.Typer()
 PANEL = "Verify against a model"
 
-INSTALL_HINT = "pip install 'attention-head-catalogue[verify]'"
+#: The package is not on PyPI yet: the verify extra is installed from a clone of the repository.
+INSTALL_HINT = (
+    "in a clone of github.com/attention-head-catalogue/attention-head-catalogue, "
+    "pip install -e '.[verify]' -c constraints/ci.txt (the package is not published on PyPI yet)"
+)
 
 _MODEL_HELP = (
     "Model: toy-induction, toy-retrieval, toy-parity, toy-random, all-minilm-l6-v2, smollm2-135m-instruct-q4-1 "
@@ -89,6 +95,67 @@ def _load() -> Any:
     return load(state.data)
 
 
+def _registry_name(name: str, catalogue: Any) -> str:
+    """The registry id of ``name`` when the registry knows it by id or Hugging Face id (the lookup every
+    other command uses, :func:`catalogue.schema.find_model`); otherwise ``name`` unchanged (a toy model,
+    a hub id or a folder)."""
+    from catalogue.errors import UnknownModelError
+    from catalogue.schema import find_model
+
+    if catalogue is None:
+        return name
+    try:
+        return str(find_model(catalogue.models.values(), name).id)
+    except UnknownModelError:
+        return name
+
+
+#: Where the Hugging Face hub answers; probed once before a model that may need it is loaded.
+HUB_HOST = ("huggingface.co", 443)
+
+
+def _hub_reachable(timeout: float = 2.0) -> bool:
+    try:
+        import socket  # only when verifying: `heads show` does not pay for it
+
+        with socket.create_connection(HUB_HOST, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _go_offline_if_unreachable(name: str, api_loaded: bool) -> None:
+    """Without a network, huggingface_hub retries every request (~28 s) before its error. When the hub
+    cannot be reached, set ``HF_HUB_OFFLINE`` (read by huggingface_hub at import) so that cached
+    models load at once and others fail at once with the loader's message."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return
+    if name.startswith(("toy-", "tl:")) or Path(name).is_dir() or name.lower().startswith("all-minilm"):
+        return
+    if not _hub_reachable():
+        if api_loaded:
+            return  # huggingface_hub was imported already (in-process callers): leave its settings alone
+        typer.echo(
+            "note: the Hugging Face hub (huggingface.co) cannot be reached: loading from the local cache only",
+            err=True,
+        )
+        os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+def _announce_training(api: ModuleType, name: str) -> None:
+    """Say so before a toy model is trained (the first run only; it then sits in the cache)."""
+    from catalogue.paths import cache_dir
+
+    toys = getattr(getattr(api, "models", None), "TOY_MODELS", {})
+    if name in toys:
+        path = cache_dir(state.cache_dir) / "toy" / f"{name}-{toys[name].key()}.pt"
+        if not path.is_file():
+            typer.echo(
+                f"note: training the toy model {name} (first run only, about a minute); it is cached in {path.parent}",
+                err=True,
+            )
+
+
 def _catalogue_failed(exc: CatalogueError) -> NoReturn:
     print_problems(
         exc.problems, f"{len(exc.problems)} error(s) in the catalogue data: fix them (`heads validate` lists them)"
@@ -133,11 +200,18 @@ def verify(
         fail("give a HEAD type, or --claims to measure every claim on the model (not both)")
     if record and not claims:
         fail("--record goes with --claims: `heads verify --claims --model MODEL --record`")
+    try:
+        catalogue = _load()
+    except CatalogueError as exc:
+        _catalogue_failed(exc)
+    name = _registry_name(model, catalogue)  # gpt2 -> gpt2-small: the lookup every command uses
+    _go_offline_if_unreachable(name, "huggingface_hub" in sys.modules)
     api = _api()
     engine = _engine(api, device_map, backend, remote, stream)
+    _announce_training(api, name)
     if claims:
         _claims(
-            model,
+            name,
             record=record,
             batch=batch,
             seeds=api.parse_seeds(seeds),
@@ -149,11 +223,10 @@ def verify(
         return
     assert head is not None
     try:
-        catalogue = _load()
         result = api.verify(
             catalogue,
             head,
-            model,
+            name,
             heads=heads,
             cache=state.cache_dir,
             batch=batch,
@@ -168,8 +241,9 @@ def verify(
     except UsageError as exc:
         fail(str(exc))
     typer.echo(text)
-    if any(not c.confirmed for c in result.claims):
-        raise typer.Exit(1)
+    failed = [c for c in result.claims if not c.confirmed]
+    if failed:
+        fail(f"{len(failed)} of {len(result.claims)} claim(s) not confirmed")
 
 
 def _claims(
@@ -229,14 +303,17 @@ def scan(
     One forward pass per probe and seed, not per check. --emit-yaml writes candidate evidence
     entries (with `reproduced` records) ready to paste into a head type's file.
     """
-    api = _api()
     try:
-        try:
-            catalogue = _load()
-        except CatalogueError:
-            catalogue = None  # the registry is optional for a scan: toy models and hub ids still load
+        catalogue = _load()
+    except CatalogueError:
+        catalogue = None  # the registry is optional for a scan: toy models and hub ids still load
+    name = _registry_name(model, catalogue)
+    _go_offline_if_unreachable(name, "huggingface_hub" in sys.modules)
+    api = _api()
+    _announce_training(api, name)
+    try:
         result = api.scan_model(
-            model,
+            name,
             check,
             catalogue=catalogue,
             heads=heads,

@@ -1,7 +1,7 @@
 """Executable verification: detect head types in real models and hold the catalogue to its claims.
 
 The only package that imports torch (an optional extra: ``pip install
-'attention-head-catalogue[verify]'``). One module per check, each runnable as
+'.[verify]'`` in a clone of the repository). One module per check, each runnable as
 ``python -m catalogue.verify.<check> --model M``; score functions are pure and return
 ``(n_layers, n_heads)`` tensors (see :mod:`catalogue.verify.patterns`).
 """

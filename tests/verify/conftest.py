@@ -1,7 +1,8 @@
-"""Fixtures for the verification tests: offline hub, one toy-model cache per checkout, models loaded once.
+"""Fixtures for the verification tests: offline hub, the CLI's model cache, models loaded once.
 
-Toy models are trained once and cached in ``tests/artifacts/verify-cache`` (git-ignored;
-override with ``$HEADS_TEST_TOY_CACHE``), so only the first run pays for training.
+Toy models are trained once and cached where the CLI keeps them (:func:`catalogue.paths.cache_dir`:
+``$HEADS_CACHE_DIR``, which ``scripts/test`` sets to the git-ignored ``.cache/heads`` of the checkout, else
+the user cache), so the tests and ``heads verify`` train each toy model once between them.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ from typing import Any
 
 import pytest
 
+from catalogue.paths import cache_dir
+
 ROOT = Path(__file__).resolve().parents[2]
-NO_TORCH = "catalogue.verify needs PyTorch: pip install 'attention-head-catalogue[verify]'"
-TOY_CACHE = Path(os.environ.get("HEADS_TEST_TOY_CACHE") or ROOT / "tests" / "artifacts" / "verify-cache")
+TOY_NAMES = ("toy-induction", "toy-retrieval", "toy-parity", "toy-random")
+NO_TORCH = "catalogue.verify needs PyTorch: pip install -e '.[verify]' -c constraints/ci.txt in the checkout"
+#: The one model cache, shared with the CLI (read at import, before any test changes ``$HEADS_CACHE_DIR``).
+TOY_CACHE = cache_dir()
 
 
 # Nothing may download from the Hugging Face hub during the tests. Set at import, before any test
@@ -26,7 +31,13 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 
 @pytest.fixture(scope="session")
-def toy_cache() -> Path:
+def toy_cache(pytestconfig: pytest.Config) -> Path:
+    missing = [n for n in TOY_NAMES if not list((TOY_CACHE / "toy").glob(f"{n}-*.pt"))]
+    if missing:  # say so: training is the slowest step of a first run
+        pytestconfig.get_terminal_writer().line(
+            f"\nnote: training the toy models {', '.join(missing)} once into {TOY_CACHE / 'toy'} "
+            "(a minute or so each; later runs and `heads verify` reuse them)"
+        )
     return TOY_CACHE
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -67,7 +68,8 @@ def data(write_data: Any, monkeypatch: pytest.MonkeyPatch, toy_env: None) -> Pat
 @pytest.mark.slow
 def test_verify_reports_each_claim(data: Path) -> None:
     result = run("verify", "Induction Head", "--model", "toy-induction")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # a claim is not confirmed: scripts and CI see it
+    assert "1 of 2 claim(s) not confirmed" in result.output
     assert "claim L1H1 (wang2022interpretability): confirmed" in result.output
     assert "claim L0H0 (wang2022interpretability): not confirmed" in result.output
     assert "chance baseline:" in result.output and "threshold 0." in result.output
@@ -157,3 +159,48 @@ def test_scan_emit_yaml_to_stdout_is_yaml_alone(toy_env: None) -> None:
     assert list(doc) == ["iteration-head"]
     assert doc["iteration-head"][0]["reproduced"]["heads"] == ["L0H0"]
     assert "head map of toy-parity" in result.stderr
+
+
+@pytest.mark.slow
+def test_verify_exits_0_when_every_claim_is_confirmed(
+    write_data: Any, monkeypatch: pytest.MonkeyPatch, toy_env: None
+) -> None:
+    induction = make_head()
+    induction["evidence"] = [
+        *induction["evidence"],
+        {
+            "cite": "wang2022interpretability",
+            "model": "toy-induction",
+            "locations": ["L1H1"],
+            "method": "scoring",
+            "source": "test fixture",
+            "source_kind": "code",
+        },
+    ]
+    monkeypatch.setenv("HEADS_DATA_DIR", str(write_data(heads=[induction, make_prev()], models=[*MODELS, TOY])))
+    result = run("verify", "Induction Head", "--model", "toy-induction")
+    assert result.exit_code == 0, result.output
+    assert "claim L1H1 (wang2022interpretability): confirmed" in result.output
+
+
+def test_verify_resolves_a_registry_model_by_its_hugging_face_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's `heads verify previous-token-head --model gpt2`: gpt2 is gpt2-small's hf_id, found the way
+    every other command finds a model (offline here, so the load itself fails, naming the registry model)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = run("verify", "previous-token-head", "--model", "gpt2", "--heads", "4.11")
+    assert "no model is called" not in result.output
+    assert "'gpt2-small' from 'gpt2'" in result.output or "claim" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unreachable_hub_switches_to_offline_at_once(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    """Without a network huggingface_hub retries each request (~28 s) before failing: when the hub cannot be
+    reached the command sets HF_HUB_OFFLINE first, so cached models load and others fail at once."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(cli_verify, "_hub_reachable", lambda timeout=2.0: False)
+    cli_verify._go_offline_if_unreachable("gpt2-small", api_loaded=False)
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    assert "cannot be reached" in capsys.readouterr().err
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    cli_verify._go_offline_if_unreachable("toy-induction", api_loaded=False)  # toy models need no hub
+    assert "HF_HUB_OFFLINE" not in os.environ
