@@ -103,6 +103,10 @@ NOT_RUN = {
         "a template: KEY and `...` stand for the contributor's values (tests/test_contribute.py runs add-evidence)"
     ),
     "python scripts/assign_evidence_ids.py": "rewrites the checkout's own data files (its tests run it on copies)",
+    "heads scan my/model --device cuda --dtype bfloat16": (
+        "a template: my/model stands for a hub id or folder, and cuda for a GPU this machine does not have "
+        "(tests/verify/test_verify_loading.py covers --device and --dtype on a tiny local model)"
+    ),
 }
 
 #: Commands that load torch and train or run a model: marked slow.
