@@ -15,6 +15,8 @@ are NUL, nesting deeper than :data:`MAX_DEPTH`, YAML syntax errors, anchors/alia
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,10 +52,18 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def _display(path: Path) -> str:
+    """How a data file is named in messages: relative to the working directory when inside it."""
+    folder = _display_folder(str(path.parent), os.getcwd())
+    return path.name if folder == "." else os.path.join(folder, path.name)
+
+
+@functools.lru_cache(maxsize=256)
+def _display_folder(folder: str, cwd: str) -> str:
+    """``folder`` resolved once (thousands of head-type files share one folder), relative to ``cwd`` if inside."""
     try:
-        return str(path.resolve().relative_to(Path.cwd()))
+        return str(Path(folder).resolve().relative_to(cwd))
     except ValueError:
-        return str(path)
+        return folder
 
 
 # --------------------------------------------------------------------------- reading files

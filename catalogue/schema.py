@@ -611,6 +611,7 @@ class Catalogue:
         self.scores: dict[str, ScoreTable] = {t.path: t for t in scores}
         self.digest = digest
         self._names: dict[str, str] = {}
+        self._authors: dict[str, frozenset[str]] | None = None
         for h in heads:
             for n in h.names:
                 self._names.setdefault(normalize_name(n), h.id)
@@ -634,7 +635,9 @@ class Catalogue:
         Two kinds of record never count towards ``established``: the catalogue's own verification runs
         (:data:`CATALOGUE_CITE`: they show a check works, on models we chose, not that the literature's claim
         holds) and ``third-party`` records (a summary is a lead, not a work). Either can still contest."""
-        authors = {k: frozenset(str(p) for p in r.authors) for k, r in self.references.items()}
+        if self._authors is None:  # once per catalogue: every head type's standing compares the same works
+            self._authors = {k: frozenset(str(p) for p in r.authors) for k, r in self.references.items()}
+        authors = self._authors
         records = [
             (e.cite, e.method, e.stance)
             for e in head.evidence

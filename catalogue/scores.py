@@ -37,14 +37,19 @@ class ScoreTable:
     source: str
     head_unit: str
     rows: tuple[tuple[int, int, float], ...] = field(repr=False)
+    #: the (layer, head) pairs of ``rows``, computed once
+    heads: frozenset[tuple[int, int]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "heads", frozenset((r[0], r[1]) for r in self.rows))
 
     def covers(self, layer: int, head: int, group: int | None = None) -> bool:
         """Whether the table has a row for this query head (``group`` = query heads per KV head, for kv tables)."""
         if self.head_unit == "kv_head":
             if group is None:
-                return any(r[0] == layer for r in self.rows)
+                return any(r[0] == layer for r in self.heads)
             head //= group
-        return (layer, head) in {(r[0], r[1]) for r in self.rows}
+        return (layer, head) in self.heads
 
 
 def parse_table(csv_text: str, manifest_text: str, rel: str) -> tuple[ScoreTable | None, list[str]]:
