@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from catalogue.claims import claims_on, head_verdict, measure
 from catalogue.cli import app
 from catalogue.loader import load
-from tests.verify.conftest import NO_TORCH
+from tests.verify.conftest import NO_TORCH, ROOT
 
 #: absolute tolerance on a recorded score (mean over the recorded seeds, rounded to 4 decimals)
 TOLERANCE = 0.02
@@ -88,3 +88,23 @@ def test_claims_bad_arguments(args: list[str], message: str, tmp_path: Path) -> 
     r = CliRunner().invoke(app, ["--cache-dir", str(tmp_path), *args])
     assert r.exit_code == 1, r.output
     assert message in r.output
+
+
+@pytest.mark.slow
+def test_cli_claims_record_is_idempotent_on_the_real_data(tmp_path: Path, toy_cache: Path) -> None:
+    """`heads verify --claims --model toy-induction --record` on a copy of the data: exit 0, and every block it
+    measures is already recorded (the committed verdicts reproduce), so no file changes."""
+    import shutil
+
+    pytest.importorskip("torch", reason=NO_TORCH)
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data", data)
+    before = {p: p.read_bytes() for p in (data / "heads").glob("*.yaml")}
+    r = CliRunner().invoke(
+        app,
+        ["--data", str(data), "--cache-dir", str(toy_cache), "verify", "--claims", "--model", "toy-induction",
+         "--record", "--batch", "16"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "unchanged" in r.output and "written" not in r.output
+    assert {p: p.read_bytes() for p in (data / "heads").glob("*.yaml")} == before
