@@ -6,7 +6,6 @@ the terminal's, else 80 columns, as rich does when output is not a terminal).
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import shutil
@@ -91,6 +90,8 @@ def render_rows(rows: Sequence[Record], fmt: Format, *, full: Any = None, column
     cols = list(columns or (rows[0].keys() if rows else []))
     if fmt == "csv":
         buf = io.StringIO()
+        import csv  # here: only CSV output needs it, and `heads show` should not load it
+
         w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
@@ -137,6 +138,9 @@ class _Text:
     def add(self, text: str, indent: int = 0, hang: int = 0) -> None:
         if not text:
             self.lines.append("")
+            return
+        if indent + len(text) <= self.width and text == text.strip() and text.isprintable():
+            self.lines.append(" " * indent + text)  # what textwrap would return, without its regex work
             return
         self.lines += textwrap.wrap(
             text,

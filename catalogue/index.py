@@ -10,7 +10,6 @@ data files (once, with a note on stderr).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import sys
@@ -93,18 +92,19 @@ RACY_S = 2.0
 
 
 def fingerprint(paths: DataPaths) -> tuple[str, bool]:
-    """A hash of every data file's (path, size, mtime_ns), from ``stat`` alone; and whether it can be trusted
-    (no file changed in the last :data:`RACY_S` seconds)."""
-    h = hashlib.sha256(str(paths.folder.resolve()).encode())
+    """Every data file's (name, size, mtime_ns), from ``stat`` alone, as one text (the freshness key, compared
+    whole: no hash to collide); and whether it can be trusted (no file changed in the last :data:`RACY_S`
+    seconds)."""
+    parts = [str(paths.folder.resolve())]
     newest = 0
     for p in paths.all():
         try:
             st = p.stat()
-            h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+            parts.append(f"{p.parent.name}/{p.name}:{st.st_size}:{st.st_mtime_ns}")
             newest = max(newest, st.st_mtime_ns)
         except OSError:
-            h.update(f"{p.name}\0<missing>\0".encode())
-    return h.hexdigest(), newest < time.time_ns() - int(RACY_S * 1e9)
+            parts.append(f"{p.parent.name}/{p.name}:<missing>")
+    return "\n".join(parts), newest < time.time_ns() - int(RACY_S * 1e9)
 
 
 def fresh_digest(paths: DataPaths, cache: str | Path | None = None) -> str:

@@ -14,8 +14,8 @@ Index files live in a user cache folder; their name carries the data's content h
 
 from __future__ import annotations
 
-import hashlib
 import os
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +73,8 @@ class DataPaths:
         """Every ``*.yaml`` file in the heads folder, sorted by name (``*.yml`` too, so the loader can refuse it)."""
         try:
             return sorted(
-                p for p in self.heads.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith(".")
+                (p for p in self.heads.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith(".")),
+                key=lambda p: p.name,  # one folder: the names order the paths (and compare faster than Paths)
             )
         except OSError:
             return []
@@ -88,7 +89,8 @@ class DataPaths:
         if not self.scores.is_dir():
             return []
         return sorted(
-            p for p in self.scores.glob("*/*") if p.suffix in (".csv", ".yaml") and not p.name.startswith(".")
+            (p for p in self.scores.glob("*/*") if p.suffix in (".csv", ".yaml") and not p.name.startswith(".")),
+            key=lambda p: (p.parent.name, p.name),
         )
 
     def all(self) -> tuple[Path, ...]:
@@ -99,6 +101,8 @@ class DataPaths:
         """Content hash of the data files and the package version: the index's cache key.
 
         ``contents`` holds bytes already read (by the loader); other files are read here."""
+        import hashlib  # here, not at the top: the query path never hashes (hashlib loads OpenSSL)
+
         h = hashlib.sha256(__version__.encode())
         for p in self.all():
             h.update(p.relative_to(self.folder).as_posix().encode() + b"\0")
@@ -111,7 +115,9 @@ class DataPaths:
 
     def index_stem(self) -> str:
         """The prefix shared by every index file of this data folder."""
-        return "index-" + hashlib.sha256(str(self.folder.resolve()).encode()).hexdigest()[:8]
+        # CRC-32 of the folder's path: as distinct as 8 hex digits of a SHA-256, and zlib is cheap to import on
+        # the query path (hashlib loads OpenSSL)
+        return f"index-{zlib.crc32(str(self.folder.resolve()).encode()):08x}"
 
     def index_file(self, digest: str, cache: str | Path | None = None) -> Path:
         """The index file for data with this content hash."""

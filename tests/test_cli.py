@@ -15,7 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from catalogue.cli import app
+from catalogue.cli import COMMAND_GROUPS, app
 from tests.conftest import WriteData
 
 runner = CliRunner(env={"COLUMNS": "200"})
@@ -222,3 +222,86 @@ def test_where_links_the_neuronpedia_dashboard(write_data: WriteData, cache: Pat
     # a model Neuronpedia does not publish: no link
     plain = write_data(folder="plain")
     assert "neuronpedia" not in run(plain, "where", "gpt2-small", "L5H9").lower()
+
+
+def test_command_groups_name_every_command_of_each_group() -> None:
+    """`heads` builds only the group of the command it runs, from COMMAND_GROUPS: the map must name exactly
+    the commands each group defines, or a command would be missing from the script."""
+    import importlib
+
+    from typer.core import TyperGroup
+    from typer.main import get_command
+
+    from catalogue.cli import GROUPS
+
+    defined: dict[str, str] = {}
+    for group in GROUPS:
+        command = get_command(importlib.import_module(f"catalogue.cli.{group}").app)
+        assert isinstance(command, TyperGroup)
+        defined.update(dict.fromkeys(command.commands, group))
+    assert defined == COMMAND_GROUPS
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["show", "induction-head"], "show"),
+        (["--data", "d", "--cache-dir=c", "where", "gpt2-small", "L5H5"], "where"),
+        (["--data=d", "add-evidence", "x"], "add-evidence"),
+        (["neuronpedia", "import", "f"], "neuronpedia"),
+        (["scan", "gpt2"], "scan"),
+        (["--help"], None),
+        (["--version"], None),
+        ([], None),
+        (["shw", "induction-head"], None),  # unknown: the whole app, so typer suggests `show`
+        (["--data"], None),
+    ],
+)
+def test_command_of_finds_the_command_after_the_global_options(argv: list[str], command: str | None) -> None:
+    from catalogue.cli import command_of
+
+    assert command_of(argv) == command
+
+
+@pytest.mark.parametrize("command", sorted(COMMAND_GROUPS))
+def test_the_script_builds_each_command_alone(command: str) -> None:
+    """`heads <command>` builds that command only, and it is the same command as in the whole app."""
+    from typer.core import TyperGroup
+    from typer.main import get_command
+
+    from catalogue.cli import build_app
+
+    alone = get_command(build_app((COMMAND_GROUPS[command],), command=command))
+    whole = get_command(app)
+    assert isinstance(alone, TyperGroup) and isinstance(whole, TyperGroup)
+    assert list(alone.commands) == [command]
+    assert [p.name for p in alone.commands[command].params] == [p.name for p in whole.commands[command].params]
+
+
+def test_the_script_builds_only_the_group_it_runs(data: Path) -> None:
+    """A cold `heads show` imports the query commands only (issue 8's start-up target)."""
+    heads(data, "validate")
+    probe = (
+        "import sys\n"
+        "sys.argv = ['heads', 'show', 'induction-head']\n"
+        "from catalogue.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(sorted(m for m in sys.modules if m.startswith('catalogue.cli.')), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "HEADS_DATA_DIR": str(data)}
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == "['catalogue.cli._state', 'catalogue.cli.query']", r.stderr
+    assert "Induction head" in r.stdout
+
+
+def test_the_script_suggests_a_command_for_a_typo(data: Path) -> None:
+    env = {**os.environ, "HEADS_DATA_DIR": str(data)}
+    r = subprocess.run(
+        [sys.executable, "-c", "from catalogue.cli import main; main()", "shw"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 2 and "show" in r.stderr, r.stderr

@@ -178,6 +178,8 @@ def test_cli_reference_is_current() -> None:
             sys.executable,
             "-m",
             "typer",
+            "--app",
+            "app",
             "catalogue.cli",
             "utils",
             "docs",

@@ -5,8 +5,6 @@ function (:mod:`catalogue.contribute`, :mod:`catalogue.history`) and prints the 
 the file written. Bad input raises :class:`~catalogue.errors.UsageError`.
 """
 
-from __future__ import annotations
-
 import sys
 from enum import Enum
 from typing import Annotated, Any, Optional

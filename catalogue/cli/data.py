@@ -1,7 +1,5 @@
 """Commands about the data as a whole: validate, export, schema, release, neuronpedia import."""
 
-from __future__ import annotations
-
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional

@@ -3,8 +3,6 @@
 They read the SQLite index only (no pydantic, no YAML parsing), so they start fast.
 """
 
-from __future__ import annotations
-
 from enum import Enum
 from typing import Annotated, Optional
 

@@ -4,8 +4,6 @@ They import :mod:`catalogue.verify` (and with it torch) only when run, so the `h
 without torch; without it they say how to install the ``verify`` extra and exit 1.
 """
 
-from __future__ import annotations
-
 import importlib.util
 import os
 import sys
