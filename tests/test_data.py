@@ -268,6 +268,24 @@ def test_models_with_located_evidence_have_true_dimensions(model_id: str) -> Non
     assert m.layers and m.heads and m.source, f"{m.id}: layers, heads and where they were read"
 
 
+NAMED_MODELS = sorted({e.model for _, e in EVIDENCE if e.model})
+DIMENSIONS = ("layers", "heads", "kv_heads", "parameters")
+MISSING_DIMENSIONS = {
+    m: [d for d in DIMENSIONS if getattr(CAT.models[m], d) is None] for m in NAMED_MODELS if CAT is not None
+}
+MISSING_DIMENSIONS = {m: ds for m, ds in MISSING_DIMENSIONS.items() if ds}
+
+
+@_target(
+    not MISSING_DIMENSIONS,
+    f"{len(MISSING_DIMENSIONS)} of {len(NAMED_MODELS)} models named by evidence lack a number: {MISSING_DIMENSIONS}",
+)
+def test_every_model_evidence_names_has_its_four_numbers() -> None:
+    """Issue 11: every model that evidence names has layers, query heads, KV heads and parameters (with the
+    source, which the schema requires once a number is given)."""
+    assert not MISSING_DIMENSIONS, MISSING_DIMENSIONS
+
+
 def test_enough_per_head_scores() -> None:
     assert CAT is not None
     assert sum(len(t.rows) for t in CAT.scores.values()) >= SCORES_TARGET
