@@ -10,6 +10,11 @@ if have chromium && have chromedriver; then
     exit 0
 fi
 
+if ! have apt-get; then
+    echo "browser_setup: chromium is missing and there is no apt-get to install it: install chromium and chromedriver with this machine's package manager" >&2
+    exit 1
+fi
+
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
     if have sudo; then SUDO="sudo"; else echo "browser_setup: need root or sudo to apt-get install chromium" >&2; exit 1; fi
