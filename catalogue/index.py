@@ -11,6 +11,7 @@ data files (once, with a note on stderr).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 import time
@@ -92,19 +93,44 @@ RACY_S = 2.0
 
 
 def fingerprint(paths: DataPaths) -> tuple[str, bool]:
-    """Every data file's (name, size, mtime_ns), from ``stat`` alone, as one text (the freshness key, compared
-    whole: no hash to collide); and whether it can be trusted (no file changed in the last :data:`RACY_S`
-    seconds)."""
-    parts = [str(paths.folder.resolve())]
+    """Every entry of the data folders and every data file, as (name, size, mtime_ns) from ``stat`` alone,
+    in one sorted text (the freshness key, compared whole: no hash to collide); and whether it can be trusted
+    (nothing changed in the last :data:`RACY_S` seconds).
+
+    It covers more than :meth:`DataPaths.all` (any file in those folders), which can only cause a needless
+    re-hash, never a stale answer. ``os.scandir`` rather than ``pathlib``: this runs before every query."""
+    parts: list[str] = []
     newest = 0
-    for p in paths.all():
+
+    def add(path: str | os.PathLike[str], label: str) -> None:
+        nonlocal newest
         try:
-            st = p.stat()
-            parts.append(f"{p.parent.name}/{p.name}:{st.st_size}:{st.st_mtime_ns}")
-            newest = max(newest, st.st_mtime_ns)
+            st = os.stat(path)
         except OSError:
-            parts.append(f"{p.parent.name}/{p.name}:<missing>")
-    return "\n".join(parts), newest < time.time_ns() - int(RACY_S * 1e9)
+            parts.append(f"{label}:<missing>")
+            return
+        parts.append(f"{label}:{st.st_size}:{st.st_mtime_ns}")
+        newest = max(newest, st.st_mtime_ns)
+
+    def add_folder(folder: str | os.PathLike[str], prefix: str) -> list[os.DirEntry[str]]:
+        try:
+            with os.scandir(folder) as entries:
+                found = list(entries)
+        except OSError:
+            parts.append(f"{prefix}:<missing>")
+            return []
+        for entry in found:
+            add(entry.path, prefix + entry.name)
+        return found
+
+    add_folder(paths.heads, "heads/")
+    for file in (paths.models, paths.taxonomy, paths.references):
+        add(file, file.name)
+    for entry in add_folder(paths.scores, "scores/"):
+        if entry.is_dir():
+            add_folder(entry.path, f"scores/{entry.name}/")
+    parts.sort()
+    return "\n".join([str(paths.folder.resolve()), *parts]), newest < time.time_ns() - int(RACY_S * 1e9)
 
 
 def fresh_digest(paths: DataPaths, cache: str | Path | None = None) -> str:

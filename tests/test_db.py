@@ -262,3 +262,20 @@ def test_edit_within_the_racy_window_is_seen(write_data: WriteData, cache: Path)
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime
     after = Index.open(data_paths(d))
     assert after.path != before.path
+
+
+@pytest.mark.parametrize("where", ["heads/new-file", "models.yaml", "scores/some2024work/table.csv", "scores/x.txt"])
+def test_freshness_key_changes_with_any_data_file(write_data: WriteData, where: str) -> None:
+    """The stat key covers head files, the three whole files and the score tables (one folder per work):
+    adding or changing one changes the key (a stale index is never trusted)."""
+    from catalogue.index import fingerprint
+
+    d = write_data()
+    (d / "scores" / "some2024work").mkdir(parents=True, exist_ok=True)
+    _age(d)
+    before, _ = fingerprint(data_paths(d))
+    target = d / where
+    target.write_text((target.read_text() if target.exists() else "") + "# changed\n")
+    after, _ = fingerprint(data_paths(d))
+    assert after != before
+    assert fingerprint(data_paths(d))[0] == after  # deterministic
