@@ -97,13 +97,13 @@ WU_FILES = {
 WU_TOPK_MODELS = {"llama-2-7b-80k": 30}  # README: masking top 30 retrieval heads of Llama-2-7B-80K
 WU_THRESHOLD = 0.1
 WU_THRESHOLD_RULE = (
-    "mean retrieval score > 0.1, in descending order of score: arXiv 2404.15574 Section 2 'Retrieval Head Detection "
-    "Algorithm': 'The attention heads with relatively larger retrieve score can be considered as retrieval head. In our "
-    "case (Fig. 3), we set the threshold as 0.1, meaning that as long as the head performs copy-paste in 10% of the "
-    "times, we consider it a retrieval head'; Section 3.1: 'Only about 3% to 6% of the attention heads have a "
-    "retrieval score larger than 0.1'. Figure 3 covers Llama-2-7B-80K, Yi-6B-200K, Qwen1.5-14B, Mistral-7B-v0.2, "
-    "Llama-2-13B-64K, Yi-34B-200K, Qwen1.5-14B-Chat and Mixtral-8x7B-v0.1. No released mean equals 0.1 exactly, so "
-    "'>' and '>=' select the same heads"
+    "mean retrieval score > 0.1, in descending order of score: arXiv 2404.15574 Section 2 'Retrieval Head "
+    "Detection Algorithm': 'The attention heads with relatively larger retrieve score can be considered as "
+    "retrieval head. In our case (Fig. 3), we set the threshold as 0.1, meaning that as long as the head "
+    "performs copy-paste in 10% of the times, we consider it a retrieval head'; Section 3.1: 'Only about 3% to "
+    "6% of the attention heads have a retrieval score larger than 0.1'. Figure 3 covers Llama-2-7B-80K, "
+    "Yi-6B-200K, Qwen1.5-14B, Mistral-7B-v0.2, Llama-2-13B-64K, Yi-34B-200K, Qwen1.5-14B-Chat and "
+    "Mixtral-8x7B-v0.1. No released mean equals 0.1 exactly, so '>' and '>=' select the same heads"
 )
 
 
@@ -282,8 +282,13 @@ def import_duo(mirror: Path) -> int:
                 meta["selected"] = [loc(layer, head) for layer, head in sel]
         else:
             meta["selected_note"] = (
-                f"not listed: gates tie at the cut-off {cut!r}, so the authors' random tie-break decides"
+                f"not listed: gates tie at the cut-off {cut!r}, so the authors' random tie-break decides; "
+                "selected_above_cut lists the heads strictly above it, kept under every tie-break"
             )
+            above = sorted(k for k, v in table.items() if min(max(v, 0.0), 1.0) > cut)
+            meta["selected_above_cut_count"] = len(above)
+            key = "selected_above_cut_kv_heads" if gqa else "selected_above_cut"
+            meta[key] = [f"L{layer}KV{head}" if gqa else loc(layer, head) for layer, head in above]
         rows += write_table("xiao2024duoattention", model, table, meta)
     return rows
 
