@@ -9,6 +9,7 @@ Usage (each SOURCE reads a bare git mirror of the authors' repository, at its HE
     python scripts/import_scores.py sensharma2025llms    /path/to/arnab-api+filter/repo
     python scripts/import_scores.py yang2025emergent     /path/to/yukang123+LLMSymbMech/repo   (needs torch)
     python scripts/import_scores.py jian2024linking      /path/to/corxyz+icl-cmr/repo   (needs numpy, joblib, torch)
+    python scripts/import_scores.py du2025which          /path/to/Kurt232+RLKV/repo
 
 Each table is `layer,head,score`, 0-indexed, sorted by (layer, head), one row per head in the file. Scores
 are written with Python's repr of the parsed float, which reads back to the same float (lossless for the
@@ -685,6 +686,108 @@ def import_symb(mirror: Path) -> int:
     return rows
 
 
+# --- Du et al. 2025, RLKV (github:Kurt232/RLKV) ---------------------------------------------------------
+# head_dist/rlkv/<model>/<run>/adapter_weights.tsv: one learned gate alpha per KV head (rows = layers, tab-separated
+# columns = KV heads). eval/bench/pred.py (--method rlkv) clips alpha to [0, 1] and calls
+# base/duo_attn/utils.py sparsify_attention_heads(alpha, None, sparsity=s): uniform noise below 1e-6 breaks ties,
+# then heads >= np.quantile(alpha, s) keep the full KV cache. README 'Near-Lossless Performance' gives the
+# sparsity of each reported result.
+
+RLKV_RUNS = {
+    # folder under head_dist/rlkv/ -> (registry model id, checkpoint, layers, KV heads, {sparsity: benchmarks})
+    "Llama-3.1-8B-R1/llama_lr1e-2_ep2_bs32_reg1e-3_tau0.5": (
+        "deepseek-r1-distill-llama-8b",
+        "deepseek-ai/DeepSeek-R1-Distill-Llama-8B (README download for eval/models/Llama-3.1-8B-R1)",
+        32,
+        8,
+        {0.4: "GSM8K, AIME24, MBPP", 0.5: "Math500"},
+    ),
+    "Qwen-2.5-7B-R1/qwen_lr1e-2_ep2_bs32_reg1e-3_tau0.55": (
+        "deepseek-r1-distill-qwen-7b",
+        "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B (README download for eval/models/Qwen-2.5-7B-R1)",
+        28,
+        4,
+        {0.2: "AIME24", 0.3: "MBPP", 0.4: "GSM8K, Math500"},
+    ),
+    "Qwen-3-4B-Thinking/qwen3_lr1e-2_ep2_bs32_reg2.5e-3_tau0.5": (
+        "qwen3-4b-thinking-2507",
+        "Qwen/Qwen3-4B-Thinking-2507 (README download for eval/models/Qwen-3-4B-Thinking)",
+        36,
+        8,
+        {0.5: "GSM8K, Math500, AIME24, MBPP"},
+    ),
+}
+
+
+def kept_under_every_tie_break(table: Table, sparsity: float) -> tuple[list[tuple[int, int]], int, int]:
+    """Heads that sparsify_attention_heads(sparsity=s) keeps whatever its tie-breaking noise.
+
+    With n distinct noisy values, np.quantile(values, s) (linear) lies at position p = s * (n - 1), so the heads at
+    or above it are the top k = n - ceil(p). Returns (heads kept under every draw, k, number tied at the boundary).
+    """
+    import math
+
+    clipped = {key: min(max(v, 0.0), 1.0) for key, v in table.items()}
+    ordered = sorted(clipped.values(), reverse=True)
+    n = len(ordered)
+    k = n - math.ceil(sparsity * (n - 1))
+    boundary = ordered[k - 1]
+    crosses = k < n and ordered[k] == boundary
+    kept = sorted(key for key, v in clipped.items() if (v > boundary if crosses else v >= boundary))
+    tied = sum(1 for v in clipped.values() if v == boundary) if crosses else 0
+    return kept, k, tied
+
+
+def import_rlkv(mirror: Path) -> int:
+    commit = head_commit(mirror)
+    rows = 0
+    for folder, (model, checkpoint, layers, kv_heads, settings) in RLKV_RUNS.items():
+        path = f"head_dist/rlkv/{folder}/adapter_weights.tsv"
+        table: Table = {}
+        for layer, line in enumerate(show(mirror, path).strip().splitlines()):
+            for head, cell in enumerate(line.split("\t")):
+                table[(layer, head)] = float(cell)
+        check_grid(table, layers, kv_heads, path)
+        meta: dict[str, object] = {
+            "cite": "du2025which",
+            "model": model,
+            "model_checkpoint": checkpoint,
+            "source_repository": "github:Kurt232/RLKV",
+            "source_path": path,
+            "source_commit": commit,
+            "rows": len(table),
+            "head_unit": "kv_head",
+            "coverage": (
+                f"all {layers} x {kv_heads} KV heads (grouped-query attention); column `head` is the KV-head index"
+            ),
+            "score": (
+                "learned RLKV gate alpha of the KV head, mixing full attention (alpha) and sink + recent streaming "
+                "attention (1 - alpha), trained with GRPO on a verifiable math reward and an L1 penalty on alpha "
+                "(README 'Method'); values as stored, before the clip to [0, 1] that eval/bench/pred.py applies"
+            ),
+            "indexing": (
+                "row = layer, column = KV head, 0-indexed, as eval/bench/pred.py loads it (np.loadtxt, tab-delimited) "
+                "and base/patch/*.py apply it (full_attention_heads.view(num_key_value_heads, 1))"
+            ),
+            "selection_rule": (
+                "at sparsity s the KV heads with clipped alpha >= np.quantile(alpha, s) keep the full KV cache "
+                "(base/duo_attn/utils.py sparsify_attention_heads; README: 'KV heads are ranked by learned alpha; "
+                "the top-k receive full KV cache'); the sparsities of the reported results are read in README "
+                "'Near-Lossless Performance'. selected_sp<s> lists the KV heads kept under every tie-break"
+            ),
+        }
+        for sparsity, benchmarks in sorted(settings.items()):
+            kept, k, tied = kept_under_every_tie_break(table, sparsity)
+            tag = f"sp{sparsity}"
+            meta[f"selected_{tag}_benchmarks"] = benchmarks
+            meta[f"selected_{tag}_count"] = f"{len(kept)} of the {k} kept" + (
+                f" ({tied} tied at the boundary, decided by the random tie-break)" if tied else ""
+            )
+            meta[f"selected_{tag}_kv_heads"] = [f"L{layer}KV{head}" for layer, head in kept]
+        rows += write_table("du2025which", model, table, meta)
+    return rows
+
+
 SOURCES: dict[str, Callable[[Path], int]] = {
     "wu2024retrieval": import_wu,
     "xiao2024duoattention": import_duo,
@@ -693,6 +796,7 @@ SOURCES: dict[str, Callable[[Path], int]] = {
     "fu2024not": import_headkv,
     "sensharma2025llms": import_filter,
     "yang2025emergent": import_symb,
+    "du2025which": import_rlkv,
 }
 
 
