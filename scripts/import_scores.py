@@ -694,7 +694,8 @@ def import_symb(mirror: Path) -> int:
 # sparsity of each reported result.
 
 RLKV_RUNS = {
-    # folder under head_dist/rlkv/ -> (registry model id, checkpoint, layers, KV heads, {sparsity: benchmarks})
+    # folder under head_dist/rlkv/ -> (registry model id, checkpoint, layers, KV heads, {sparsity: benchmarks});
+    # the DuoAttention baseline of the same model is head_dist/duo_attn/<first part of the folder>/RLKV_DUO_RUN
     "Llama-3.1-8B-R1/llama_lr1e-2_ep2_bs32_reg1e-3_tau0.5": (
         "deepseek-r1-distill-llama-8b",
         "deepseek-ai/DeepSeek-R1-Distill-Llama-8B (README download for eval/models/Llama-3.1-8B-R1)",
@@ -715,6 +716,21 @@ RLKV_RUNS = {
         36,
         8,
         {0.5: "GSM8K, Math500, AIME24, MBPP"},
+    ),
+}
+RLKV_DUO_RUN = "lr=0.02-reg=0.05-ctx=1000_32000-multi_passkey10"
+RLKV_SCORES = {
+    "rlkv": (
+        "learned RLKV gate alpha of the KV head, mixing full attention (alpha) and sink + recent streaming "
+        "attention (1 - alpha), trained with GRPO on a verifiable math reward and an L1 penalty on alpha "
+        "(README 'Method'); values as stored, before the clip to [0, 1] that eval/bench/pred.py applies"
+    ),
+    "duo-attention": (
+        "DuoAttention gate of the KV head, trained by the RLKV authors as their head-reallocation baseline "
+        "(scripts/train_duo.sh; config.json beside the file: multi-passkey data, reg_weight 0.05, sink 128, "
+        "recent 256): full attention (gate) mixed with sink + recent streaming attention (1 - gate); values as "
+        "stored, before the clip to [0, 1] in base/duo_attn/utils.py load_attn_pattern. scripts/run_bench_base.sh "
+        "evaluates the duo_attn baseline from this folder at the same sparsities as RLKV"
     ),
 }
 
@@ -742,50 +758,68 @@ def import_rlkv(mirror: Path) -> int:
     commit = head_commit(mirror)
     rows = 0
     for folder, (model, checkpoint, layers, kv_heads, settings) in RLKV_RUNS.items():
-        path = f"head_dist/rlkv/{folder}/adapter_weights.tsv"
-        table: Table = {}
-        for layer, line in enumerate(show(mirror, path).strip().splitlines()):
-            for head, cell in enumerate(line.split("\t")):
-                table[(layer, head)] = float(cell)
-        check_grid(table, layers, kv_heads, path)
-        meta: dict[str, object] = {
-            "cite": "du2025which",
-            "model": model,
-            "model_checkpoint": checkpoint,
-            "source_repository": "github:Kurt232/RLKV",
-            "source_path": path,
-            "source_commit": commit,
-            "rows": len(table),
-            "head_unit": "kv_head",
-            "coverage": (
-                f"all {layers} x {kv_heads} KV heads (grouped-query attention); column `head` is the KV-head index"
-            ),
-            "score": (
-                "learned RLKV gate alpha of the KV head, mixing full attention (alpha) and sink + recent streaming "
-                "attention (1 - alpha), trained with GRPO on a verifiable math reward and an L1 penalty on alpha "
-                "(README 'Method'); values as stored, before the clip to [0, 1] that eval/bench/pred.py applies"
-            ),
-            "indexing": (
-                "row = layer, column = KV head, 0-indexed, as eval/bench/pred.py loads it (np.loadtxt, tab-delimited) "
-                "and base/patch/*.py apply it (full_attention_heads.view(num_key_value_heads, 1))"
-            ),
-            "selection_rule": (
-                "at sparsity s the KV heads with clipped alpha >= np.quantile(alpha, s) keep the full KV cache "
-                "(base/duo_attn/utils.py sparsify_attention_heads; README: 'KV heads are ranked by learned alpha; "
-                "the top-k receive full KV cache'); the sparsities of the reported results are read in README "
-                "'Near-Lossless Performance'. selected_sp<s> lists the KV heads kept under every tie-break"
-            ),
-        }
-        for sparsity, benchmarks in sorted(settings.items()):
-            kept, k, tied = kept_under_every_tie_break(table, sparsity)
-            tag = f"sp{sparsity}"
-            meta[f"selected_{tag}_benchmarks"] = benchmarks
-            meta[f"selected_{tag}_count"] = f"{len(kept)} of the {k} kept" + (
-                f" ({tied} tied at the boundary, decided by the random tie-break)" if tied else ""
+        for kind, definition in RLKV_SCORES.items():
+            rows += import_rlkv_table(
+                mirror, commit, folder, kind, definition, model, checkpoint, layers, kv_heads, settings
             )
-            meta[f"selected_{tag}_kv_heads"] = [f"L{layer}KV{head}" for layer, head in kept]
-        rows += write_table("du2025which", model, table, meta)
     return rows
+
+
+def import_rlkv_table(
+    mirror: Path,
+    commit: str,
+    folder: str,
+    kind: str,
+    definition: str,
+    model: str,
+    checkpoint: str,
+    layers: int,
+    kv_heads: int,
+    settings: dict[float, str],
+) -> int:
+    if kind == "rlkv":
+        path = f"head_dist/rlkv/{folder}/adapter_weights.tsv"
+    else:
+        path = f"head_dist/duo_attn/{folder.split('/')[0]}/{RLKV_DUO_RUN}/full_attention_heads.tsv"
+    table: Table = {}
+    for layer, line in enumerate(show(mirror, path).strip().splitlines()):
+        for head, cell in enumerate(line.split("\t")):
+            table[(layer, head)] = float(cell)
+    check_grid(table, layers, kv_heads, path)
+    meta: dict[str, object] = {
+        "cite": "du2025which",
+        "model": model,
+        "model_checkpoint": checkpoint,
+        "source_repository": "github:Kurt232/RLKV",
+        "source_path": path,
+        "source_commit": commit,
+        "rows": len(table),
+        "head_unit": "kv_head",
+        "coverage": (
+            f"all {layers} x {kv_heads} KV heads (grouped-query attention); column `head` is the KV-head index"
+        ),
+        "score": definition,
+        "indexing": (
+            "row = layer, column = KV head, 0-indexed, as eval/bench/pred.py loads it (np.loadtxt, tab-delimited) "
+            "and base/patch/*.py apply it (full_attention_heads.view(num_key_value_heads, 1))"
+        ),
+        "selection_rule": (
+            "at sparsity s the KV heads with clipped gate >= np.quantile(gate, s) keep the full KV cache "
+            "(base/duo_attn/utils.py sparsify_attention_heads, called by eval/bench/pred.py for --method rlkv and "
+            "duo_attn; README 'Method': 'KV heads are ranked by learned alpha; the top-k receive full KV cache'); "
+            "the sparsities of the reported results are read in README 'Near-Lossless Performance' (baselines run "
+            "'at the same sparsity thresholds'). selected_sp<s> lists the KV heads kept under every tie-break"
+        ),
+    }
+    for sparsity, benchmarks in sorted(settings.items()):
+        kept, k, tied = kept_under_every_tie_break(table, sparsity)
+        tag = f"sp{sparsity}"
+        meta[f"selected_{tag}_benchmarks"] = benchmarks
+        meta[f"selected_{tag}_count"] = f"{len(kept)} of the {k} kept" + (
+            f" ({tied} tied at the boundary, decided by the random tie-break)" if tied else ""
+        )
+        meta[f"selected_{tag}_kv_heads"] = [f"L{layer}KV{head}" for layer, head in kept]
+    return write_table("du2025which", f"{model}.{kind}", table, meta)
 
 
 SOURCES: dict[str, Callable[[Path], int]] = {
