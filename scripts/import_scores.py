@@ -10,6 +10,7 @@ Usage (each SOURCE reads a bare git mirror of the authors' repository, at its HE
     python scripts/import_scores.py yang2025emergent     /path/to/yukang123+LLMSymbMech/repo   (needs torch)
     python scripts/import_scores.py jian2024linking      /path/to/corxyz+icl-cmr/repo   (needs numpy, joblib, torch)
     python scripts/import_scores.py du2025which          /path/to/Kurt232+RLKV/repo
+    python scripts/import_scores.py fu2024moa            /path/to/thu-nics+MoA/repo
 
 Each table is `layer,head,score`, 0-indexed, sorted by (layer, head), one row per head in the file. Scores
 are written with Python's repr of the parsed float, which reads back to the same float (lossless for the
@@ -822,6 +823,68 @@ def import_rlkv_table(
     return write_table("du2025which", f"{model}.{kind}", table, meta)
 
 
+# --- Fu et al. 2024, MoA: Mixture of Sparse Attention (github:thu-nics/MoA) ----------------------------
+# examples/<model>/moa_alpha_beta.json: {"alphas": [[per head] per layer], "betas": [...]}, the released compression
+# plans (README 'Quick Start: Use Pre-defined Plans'). A head's attention span (KV-cache size) is
+# alpha + beta * length (MoA/attention/cache_utils.py: alphas[layer_id][head_id] + (seq_len + max_new_token) *
+# betas[layer_id][head_id]; MoA/universal/elastic_block_sparse.py: width = alpha + beta * length).
+
+MOA_PLANS = {
+    # folder under examples/ -> (registry model id, layers, query heads)
+    "gradientai--Llama-3-70B-Instruct-262k": ("llama-3-70b-instruct-262k", 80, 64),
+    "gradientai--Llama-3-8B-Instruct-262k": ("llama-3-8b-instruct-262k", 32, 32),
+    "lmsys--vicuna-13b-v1.5-16k": ("vicuna-13b-v1.5-16k", 40, 40),
+    "lmsys--vicuna-7b-v1.5-16k": ("vicuna-7b-v1.5-16k", 32, 32),
+    "meta-llama--Llama-3.2-1B-Instruct": ("llama-3.2-1b-instruct", 16, 32),
+    "meta-llama--Llama-3.2-3B-Instruct": ("llama-3.2-3b-instruct", 28, 24),
+}
+MOA_SCORES = {
+    "beta": "beta, the share of the input length the head's span grows by (span = alpha + beta * length)",
+    "alpha": "alpha, the head's fixed span in tokens (span = alpha + beta * length; negative values occur)",
+}
+
+
+def import_moa(mirror: Path) -> int:
+    commit = head_commit(mirror)
+    rows = 0
+    for folder, (model, layers, heads) in MOA_PLANS.items():
+        path = f"examples/{folder}/moa_alpha_beta.json"
+        plan = json.loads(show(mirror, path))
+        for key, definition in MOA_SCORES.items():
+            grid = plan[f"{key}s"]
+            table: Table = {(layer, head): float(v) for layer, row in enumerate(grid) for head, v in enumerate(row)}
+            check_grid(table, layers, heads, path)
+            local = sorted(k for k in table if plan["betas"][k[0]][k[1]] == 0)
+            meta: dict[str, object] = {
+                "cite": "fu2024moa",
+                "model": model,
+                "model_checkpoint": f"{folder.replace('--', '/')} (folder name of the released plan)",
+                "source_repository": "github:thu-nics/MoA",
+                "source_path": f"{path} (key '{key}s')",
+                "source_commit": commit,
+                "rows": len(table),
+                "coverage": f"all {layers} x {heads} heads",
+                "score": (
+                    f"{definition}, as chosen for the head by MoA's plan search (profile, optimize, validate; README); "
+                    "the cache size is alphas[layer_id][head_id] + (seq_len + max_new_token) * "
+                    "betas[layer_id][head_id] in MoA/attention/cache_utils.py"
+                ),
+                "indexing": (
+                    "alphas[layer_id][head_id], 0-indexed, as cache_utils.py and LlamaModel_set_mixture_of_attention "
+                    "read them; permute_head reorders the config and the q/k/v/o projections together, so the index is "
+                    "the model's original head"
+                ),
+                "selection_rule": (
+                    "heads whose plan has beta = 0 keep a fixed span however long the input (the abstract's heads that "
+                    "'consistently concentrate on fixed-length local contexts'); selected lists them"
+                ),
+                "selected_count": len(local),
+                "selected": [loc(layer, head) for layer, head in local],
+            }
+            rows += write_table("fu2024moa", f"{model}.{key}", table, meta)
+    return rows
+
+
 SOURCES: dict[str, Callable[[Path], int]] = {
     "wu2024retrieval": import_wu,
     "xiao2024duoattention": import_duo,
@@ -831,6 +894,7 @@ SOURCES: dict[str, Callable[[Path], int]] = {
     "sensharma2025llms": import_filter,
     "yang2025emergent": import_symb,
     "du2025which": import_rlkv,
+    "fu2024moa": import_moa,
 }
 
 
