@@ -11,6 +11,7 @@ Usage (each SOURCE reads a bare git mirror of the authors' repository, at its HE
     python scripts/import_scores.py jian2024linking      /path/to/corxyz+icl-cmr/repo   (needs numpy, joblib, torch)
     python scripts/import_scores.py du2025which          /path/to/Kurt232+RLKV/repo
     python scripts/import_scores.py fu2024moa            /path/to/thu-nics+MoA/repo
+    python scripts/import_scores.py gema2024decore       /path/to/aryopg+DeCoRe/repo
 
 Each table is `layer,head,score`, 0-indexed, sorted by (layer, head), one row per head in the file. Scores
 are written with Python's repr of the parsed float, which reads back to the same float (lossless for the
@@ -885,6 +886,81 @@ def import_moa(mirror: Path) -> int:
     return rows
 
 
+# --- Gema et al. 2024, DeCoRe (github:aryopg/DeCoRe) -----------------------------------------------------
+# retrieval_heads/<model>.json: Wu et al.'s format ({"layer-head": [score per detection run]}), one line.
+# src/models/decore_entropy.py and baseline_masked_retrieval_head.py load f"{retrieval_heads_dir}/{name}.json" with
+# name = model_name_or_path.split("/")[1], rank heads by np.mean descending and take [:num_retrieval_heads]
+# (50 in configs/decoder/decore_entropy.yaml and baseline_masked_retrieval_head.yaml; -50 = random non-retrieval).
+
+DECORE_FILES = {
+    # file stem -> (registry model id, layers, query heads, experiment configs that load it with the top 50)
+    "Llama-2-7b-hf": (
+        "llama-2-7b",
+        32,
+        32,
+        "configs/experiment/{nq,nq_swap,memo_trap}/baseline_masked_retrieval_head/llama2_7b.yaml",
+    ),
+    "Meta-Llama-3-8B": ("llama-3-8b", 32, 32, "configs/experiment/*/decore_entropy/llama3_8b.yaml"),
+    "Meta-Llama-3-8B-Instruct": (
+        "llama-3-8b-instruct",
+        32,
+        32,
+        "configs/experiment/*/decore_entropy/llama3_8b_instruct.yaml",
+    ),
+    "Meta-Llama-3-70B": ("llama-3-70b", 80, 64, "configs/experiment/*/decore_entropy/llama3_70b.yaml"),
+    "Meta-Llama-3-70B-Instruct": (
+        "llama-3-70b-instruct",
+        80,
+        64,
+        "configs/experiment/*/decore_entropy/llama3_70b_instruct.yaml",
+    ),
+    "Mistral-7B-Instruct-v0.3": (
+        "mistral-7b-instruct-v0.3",
+        32,
+        32,
+        "configs/experiment/*/decore_entropy/mistral_7b_instruct.yaml",
+    ),
+    "Qwen2-7B-Instruct": ("qwen2-7b-instruct", 28, 28, "configs/experiment/*/decore_entropy/qwen2_7b_instruct.yaml"),
+}
+DECORE_TOPK = 50
+
+
+def import_decore(mirror: Path) -> int:
+    commit = head_commit(mirror)
+    rows = 0
+    for stem, (model, layers, heads, experiments) in DECORE_FILES.items():
+        path = f"retrieval_heads/{stem}.json"
+        raw: dict[str, list[float]] = json.loads(show(mirror, path).splitlines()[0])
+        ranked = sorted(((k, statistics.fmean(v)) for k, v in raw.items()), key=lambda x: x[1], reverse=True)
+        table: Table = {divmod_key(k): mean for k, mean in ranked}
+        check_grid(table, layers, heads, path)
+        runs = sorted({len(v) for v in raw.values()})
+        top = ranked[:DECORE_TOPK]
+        meta: dict[str, object] = {
+            "cite": "gema2024decore",
+            "model": model,
+            "source_repository": "github:aryopg/DeCoRe",
+            "source_path": path,
+            "source_commit": commit,
+            "rows": len(table),
+            "coverage": f"all {layers} x {heads} query heads",
+            "score": (
+                "Wu et al.'s retrieval score (Needle-in-a-Haystack copy-paste score), mean over the detection runs "
+                "stored for the head, the ranking src/models/decore_entropy.py _load_retrieval_heads uses (np.mean)"
+            ),
+            "runs_per_head": runs[0] if len(runs) == 1 else str(runs),
+            "indexing": "keys 'layer-head', 0-indexed, the format of Wu et al.'s detection script",
+            "selection_rule": (
+                f"top {DECORE_TOPK} by mean score (num_retrieval_heads: {DECORE_TOPK} in "
+                f"configs/decoder/decore_entropy.yaml and baseline_masked_retrieval_head.yaml), loaded by {experiments}"
+            ),
+            "selected_boundary": f"50th mean {top[-1][1]!r}, 51st {ranked[DECORE_TOPK][1]!r}",
+            "selected": [loc(*divmod_key(k)) for k, _ in top],
+        }
+        rows += write_table("gema2024decore", model, table, meta)
+    return rows
+
+
 SOURCES: dict[str, Callable[[Path], int]] = {
     "wu2024retrieval": import_wu,
     "xiao2024duoattention": import_duo,
@@ -895,6 +971,7 @@ SOURCES: dict[str, Callable[[Path], int]] = {
     "yang2025emergent": import_symb,
     "du2025which": import_rlkv,
     "fu2024moa": import_moa,
+    "gema2024decore": import_decore,
 }
 
 
