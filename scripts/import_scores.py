@@ -12,6 +12,8 @@ Usage (each SOURCE reads a bare git mirror of the authors' repository, at its HE
     python scripts/import_scores.py du2025which          /path/to/Kurt232+RLKV/repo
     python scripts/import_scores.py fu2024moa            /path/to/thu-nics+MoA/repo
     python scripts/import_scores.py gema2024decore       /path/to/aryopg+DeCoRe/repo
+    python scripts/import_scores.py ma2026from           /path/to/YoumiMa+RetMask/repo
+    python scripts/import_scores.py lin2025compresskv    /path/to/TUDa-HWAI+CompressKV/repo
 
 Each table is `layer,head,score`, 0-indexed, sorted by (layer, head), one row per head in the file. Scores
 are written with Python's repr of the parsed float, which reads back to the same float (lossless for the
@@ -961,6 +963,70 @@ def import_decore(mirror: Path) -> int:
     return rows
 
 
+# --- Other releases in Wu et al.'s format ({"layer-head": [score per detection run]}, one line) -------------
+# Written by copies of Wu et al.'s retrieval_head_detection.py (head_counter[f"{layer_idx}-{head_idx}"] over
+# range(num_hidden_layers) x range(num_attention_heads), so keys are 0-indexed query heads). No selection is recorded:
+# the works mask a top-k or a threshold whose value for each reported result was not read (see the evidence notes).
+
+WU_FORMAT_RELEASES = {
+    "ma2026from": (
+        "github:YoumiMa/RetMask",
+        "1_Retrieval_Head_Deactivation/head_score",
+        {
+            "Llama-3.1-8B-Instruct": ("llama-3.1-8b-instruct", 32, 32),
+            "Qwen3-8B": ("qwen3-8b", 36, 32),
+            "Olmo-3-7B-Think": ("olmo-3-7b-think", 32, 32),
+        },
+        "none read: mask_retrieval_head.py masks the heads with mean score >= --mask_greater_than, or the top "
+        "--mask_topk (README, building the masked checkpoint); the values used for the paper's runs were not read",
+    ),
+    "lin2025compresskv": (
+        "github:TUDa-HWAI/CompressKV",
+        "Retrieval_Head_Identification/head_score",
+        {
+            "Llama-3.1-8B-Instruct": ("llama-3.1-8b-instruct", 32, 32),
+            "Mistral-7B-Instruct-v0.3": ("mistral-7b-instruct-v0.3", 32, 32),
+        },
+        "none: these are the traditional retrieval heads CompressKV compares against; run_needle_mask_*.sh masks "
+        "the top 10, 20 and 30 as an ablation sweep, which defines no single set",
+    ),
+}
+
+
+def import_wu_format(cite: str, mirror: Path) -> int:
+    repository, folder, files, rule = WU_FORMAT_RELEASES[cite]
+    commit = head_commit(mirror)
+    rows = 0
+    for stem, (model, layers, heads) in files.items():
+        path = f"{folder}/{stem}.json"
+        raw: dict[str, list[float]] = json.loads(show(mirror, path).splitlines()[0])
+        table: Table = {divmod_key(k): statistics.fmean(v) for k, v in raw.items()}
+        check_grid(table, layers, heads, path)
+        runs = sorted({len(v) for v in raw.values()})
+        meta: dict[str, object] = {
+            "cite": cite,
+            "model": model,
+            "source_repository": repository,
+            "source_path": path,
+            "source_commit": commit,
+            "rows": len(table),
+            "coverage": f"all {layers} x {heads} query heads",
+            "score": (
+                "Wu et al.'s retrieval score (share of needle tokens the head copy-pastes with its top-1 attention "
+                "during Needle-in-a-Haystack decoding), mean over the detection runs stored for the head (np.mean, "
+                "the ranking the authors' scripts use)"
+            ),
+            "runs_per_head": runs[0] if len(runs) == 1 else str(runs),
+            "indexing": (
+                "keys 'layer-head', 0-indexed: head_counter[f'{layer_idx}-{head_idx}'] over range(num_hidden_layers) "
+                "x range(num_attention_heads) in the repository's retrieval_head_detection.py"
+            ),
+            "selection_rule": rule,
+        }
+        rows += write_table(cite, model, table, meta)
+    return rows
+
+
 SOURCES: dict[str, Callable[[Path], int]] = {
     "wu2024retrieval": import_wu,
     "xiao2024duoattention": import_duo,
@@ -972,6 +1038,8 @@ SOURCES: dict[str, Callable[[Path], int]] = {
     "du2025which": import_rlkv,
     "fu2024moa": import_moa,
     "gema2024decore": import_decore,
+    "ma2026from": lambda mirror: import_wu_format("ma2026from", mirror),
+    "lin2025compresskv": lambda mirror: import_wu_format("lin2025compresskv", mirror),
 }
 
 
