@@ -9,6 +9,11 @@ Usage (each SOURCE reads a bare git mirror of the authors' repository, at its HE
     python scripts/import_scores.py sensharma2025llms    /path/to/arnab-api+filter/repo
     python scripts/import_scores.py yang2025emergent     /path/to/yukang123+LLMSymbMech/repo   (needs torch)
     python scripts/import_scores.py jian2024linking      /path/to/corxyz+icl-cmr/repo   (needs numpy, joblib, torch)
+    python scripts/import_scores.py du2025which          /path/to/Kurt232+RLKV/repo
+    python scripts/import_scores.py fu2024moa            /path/to/thu-nics+MoA/repo
+    python scripts/import_scores.py gema2024decore       /path/to/aryopg+DeCoRe/repo
+    python scripts/import_scores.py ma2026from           /path/to/YoumiMa+RetMask/repo
+    python scripts/import_scores.py lin2025compresskv    /path/to/TUDa-HWAI+CompressKV/repo
 
 Each table is `layer,head,score`, 0-indexed, sorted by (layer, head), one row per head in the file. Scores
 are written with Python's repr of the parsed float, which reads back to the same float (lossless for the
@@ -95,6 +100,16 @@ WU_FILES = {
     "Yi-6B-200K": ("yi-6b-200k", 32, 32),
 }
 WU_TOPK_MODELS = {"llama-2-7b-80k": 30}  # README: masking top 30 retrieval heads of Llama-2-7B-80K
+WU_THRESHOLD = 0.1
+WU_THRESHOLD_RULE = (
+    "mean retrieval score > 0.1, in descending order of score: arXiv 2404.15574 Section 2 'Retrieval Head "
+    "Detection Algorithm': 'The attention heads with relatively larger retrieve score can be considered as "
+    "retrieval head. In our case (Fig. 3), we set the threshold as 0.1, meaning that as long as the head "
+    "performs copy-paste in 10% of the times, we consider it a retrieval head'; Section 3.1: 'Only about 3% to "
+    "6% of the attention heads have a retrieval score larger than 0.1'. Figure 3 covers Llama-2-7B-80K, "
+    "Yi-6B-200K, Qwen1.5-14B, Mistral-7B-v0.2, Llama-2-13B-64K, Yi-34B-200K, Qwen1.5-14B-Chat and "
+    "Mixtral-8x7B-v0.1. No released mean equals 0.1 exactly, so '>' and '>=' select the same heads"
+)
 
 
 def import_wu(mirror: Path) -> int:
@@ -136,20 +151,20 @@ def import_wu(mirror: Path) -> int:
                 "layer_idx in range(config.num_hidden_layers), head_idx in range(config.num_attention_heads)"
             ),
         }
+        # the paper's rule (Section 2, 'Retrieval Head Detection Algorithm'; Section 3.1, Figure 3): a head whose
+        # mean retrieval score exceeds 0.1 is a retrieval head
+        meta["selection_rule"] = WU_THRESHOLD_RULE
+        selected = [key for key, mean in ranked if mean > WU_THRESHOLD]
+        meta["selected_count"] = len(selected)
+        meta["selected"] = [loc(*divmod_key(key)) for key in selected]
         k = WU_TOPK_MODELS.get(model)
         if k:
-            meta["selection_rule"] = (
+            meta["masking_rule"] = (
                 f"top {k} by mean score (README 'Influence on Needle-in-a-Haystack': mask_top 30 masks the "
                 "top 30 retrieval heads of Llama-2-7B-80K; needle_in_haystack_with_mask.py ranks by np.mean, "
                 "descending, and masks block_list[:mask_topk])"
             )
-            meta["selected"] = [loc(*divmod_key(key)) for key, _ in ranked[:k]]
-        else:
-            meta["selection_rule"] = (
-                "none read in a primary source for this model: the README's top-30 masking run is for "
-                "Llama-2-7B-80K; a 'score > 0.1' threshold is quoted for the paper only by a third-party review "
-                "(lead, not verified), so no heads are selected here"
-            )
+            meta["masked"] = [loc(*divmod_key(key)) for key, _ in ranked[:k]]
         rows += write_table("wu2024retrieval", model, table, meta)
     return rows
 
@@ -272,8 +287,13 @@ def import_duo(mirror: Path) -> int:
                 meta["selected"] = [loc(layer, head) for layer, head in sel]
         else:
             meta["selected_note"] = (
-                f"not listed: gates tie at the cut-off {cut!r}, so the authors' random tie-break decides"
+                f"not listed: gates tie at the cut-off {cut!r}, so the authors' random tie-break decides; "
+                "selected_above_cut lists the heads strictly above it, kept under every tie-break"
             )
+            above = sorted(k for k, v in table.items() if min(max(v, 0.0), 1.0) > cut)
+            meta["selected_above_cut_count"] = len(above)
+            key = "selected_above_cut_kv_heads" if gqa else "selected_above_cut"
+            meta[key] = [f"L{layer}KV{head}" if gqa else loc(layer, head) for layer, head in above]
         rows += write_table("xiao2024duoattention", model, table, meta)
     return rows
 
@@ -670,6 +690,343 @@ def import_symb(mirror: Path) -> int:
     return rows
 
 
+# --- Du et al. 2025, RLKV (github:Kurt232/RLKV) ---------------------------------------------------------
+# head_dist/rlkv/<model>/<run>/adapter_weights.tsv: one learned gate alpha per KV head (rows = layers, tab-separated
+# columns = KV heads). eval/bench/pred.py (--method rlkv) clips alpha to [0, 1] and calls
+# base/duo_attn/utils.py sparsify_attention_heads(alpha, None, sparsity=s): uniform noise below 1e-6 breaks ties,
+# then heads >= np.quantile(alpha, s) keep the full KV cache. README 'Near-Lossless Performance' gives the
+# sparsity of each reported result.
+
+RLKV_RUNS = {
+    # folder under head_dist/rlkv/ -> (registry model id, checkpoint, layers, KV heads, {sparsity: benchmarks});
+    # the DuoAttention baseline of the same model is head_dist/duo_attn/<first part of the folder>/RLKV_DUO_RUN
+    "Llama-3.1-8B-R1/llama_lr1e-2_ep2_bs32_reg1e-3_tau0.5": (
+        "deepseek-r1-distill-llama-8b",
+        "deepseek-ai/DeepSeek-R1-Distill-Llama-8B (README download for eval/models/Llama-3.1-8B-R1)",
+        32,
+        8,
+        {0.4: "GSM8K, AIME24, MBPP", 0.5: "Math500"},
+    ),
+    "Qwen-2.5-7B-R1/qwen_lr1e-2_ep2_bs32_reg1e-3_tau0.55": (
+        "deepseek-r1-distill-qwen-7b",
+        "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B (README download for eval/models/Qwen-2.5-7B-R1)",
+        28,
+        4,
+        {0.2: "AIME24", 0.3: "MBPP", 0.4: "GSM8K, Math500"},
+    ),
+    "Qwen-3-4B-Thinking/qwen3_lr1e-2_ep2_bs32_reg2.5e-3_tau0.5": (
+        "qwen3-4b-thinking-2507",
+        "Qwen/Qwen3-4B-Thinking-2507 (README download for eval/models/Qwen-3-4B-Thinking)",
+        36,
+        8,
+        {0.5: "GSM8K, Math500, AIME24, MBPP"},
+    ),
+}
+RLKV_DUO_RUN = "lr=0.02-reg=0.05-ctx=1000_32000-multi_passkey10"
+RLKV_SCORES = {
+    "rlkv": (
+        "learned RLKV gate alpha of the KV head, mixing full attention (alpha) and sink + recent streaming "
+        "attention (1 - alpha), trained with GRPO on a verifiable math reward and an L1 penalty on alpha "
+        "(README 'Method'); values as stored, before the clip to [0, 1] that eval/bench/pred.py applies"
+    ),
+    "duo-attention": (
+        "DuoAttention gate of the KV head, trained by the RLKV authors as their head-reallocation baseline "
+        "(scripts/train_duo.sh; config.json beside the file: multi-passkey data, reg_weight 0.05, sink 128, "
+        "recent 256): full attention (gate) mixed with sink + recent streaming attention (1 - gate); values as "
+        "stored, before the clip to [0, 1] in base/duo_attn/utils.py load_attn_pattern. scripts/run_bench_base.sh "
+        "evaluates the duo_attn baseline from this folder at the same sparsities as RLKV"
+    ),
+}
+
+
+def kept_under_every_tie_break(table: Table, sparsity: float) -> tuple[list[tuple[int, int]], int, int]:
+    """Heads that sparsify_attention_heads(sparsity=s) keeps whatever its tie-breaking noise.
+
+    With n distinct noisy values, np.quantile(values, s) (linear) lies at position p = s * (n - 1), so the heads at
+    or above it are the top k = n - ceil(p). Returns (heads kept under every draw, k, number tied at the boundary).
+    """
+    import math
+
+    clipped = {key: min(max(v, 0.0), 1.0) for key, v in table.items()}
+    ordered = sorted(clipped.values(), reverse=True)
+    n = len(ordered)
+    k = n - math.ceil(sparsity * (n - 1))
+    boundary = ordered[k - 1]
+    crosses = k < n and ordered[k] == boundary
+    kept = sorted(key for key, v in clipped.items() if (v > boundary if crosses else v >= boundary))
+    tied = sum(1 for v in clipped.values() if v == boundary) if crosses else 0
+    return kept, k, tied
+
+
+def import_rlkv(mirror: Path) -> int:
+    commit = head_commit(mirror)
+    rows = 0
+    for folder, (model, checkpoint, layers, kv_heads, settings) in RLKV_RUNS.items():
+        for kind, definition in RLKV_SCORES.items():
+            rows += import_rlkv_table(
+                mirror, commit, folder, kind, definition, model, checkpoint, layers, kv_heads, settings
+            )
+    return rows
+
+
+def import_rlkv_table(
+    mirror: Path,
+    commit: str,
+    folder: str,
+    kind: str,
+    definition: str,
+    model: str,
+    checkpoint: str,
+    layers: int,
+    kv_heads: int,
+    settings: dict[float, str],
+) -> int:
+    if kind == "rlkv":
+        path = f"head_dist/rlkv/{folder}/adapter_weights.tsv"
+    else:
+        path = f"head_dist/duo_attn/{folder.split('/')[0]}/{RLKV_DUO_RUN}/full_attention_heads.tsv"
+    table: Table = {}
+    for layer, line in enumerate(show(mirror, path).strip().splitlines()):
+        for head, cell in enumerate(line.split("\t")):
+            table[(layer, head)] = float(cell)
+    check_grid(table, layers, kv_heads, path)
+    meta: dict[str, object] = {
+        "cite": "du2025which",
+        "model": model,
+        "model_checkpoint": checkpoint,
+        "source_repository": "github:Kurt232/RLKV",
+        "source_path": path,
+        "source_commit": commit,
+        "rows": len(table),
+        "head_unit": "kv_head",
+        "coverage": (
+            f"all {layers} x {kv_heads} KV heads (grouped-query attention); column `head` is the KV-head index"
+        ),
+        "score": definition,
+        "indexing": (
+            "row = layer, column = KV head, 0-indexed, as eval/bench/pred.py loads it (np.loadtxt, tab-delimited) "
+            "and base/patch/*.py apply it (full_attention_heads.view(num_key_value_heads, 1))"
+        ),
+        "selection_rule": (
+            "at sparsity s the KV heads with clipped gate >= np.quantile(gate, s) keep the full KV cache "
+            "(base/duo_attn/utils.py sparsify_attention_heads, called by eval/bench/pred.py for --method rlkv and "
+            "duo_attn; README 'Method': 'KV heads are ranked by learned alpha; the top-k receive full KV cache'); "
+            "the sparsities of the reported results are read in README 'Near-Lossless Performance' (baselines run "
+            "'at the same sparsity thresholds'). selected_sp<s> lists the KV heads kept under every tie-break"
+        ),
+    }
+    for sparsity, benchmarks in sorted(settings.items()):
+        kept, k, tied = kept_under_every_tie_break(table, sparsity)
+        tag = f"sp{sparsity}"
+        meta[f"selected_{tag}_benchmarks"] = benchmarks
+        meta[f"selected_{tag}_count"] = f"{len(kept)} of the {k} kept" + (
+            f" ({tied} tied at the boundary, decided by the random tie-break)" if tied else ""
+        )
+        meta[f"selected_{tag}_kv_heads"] = [f"L{layer}KV{head}" for layer, head in kept]
+    return write_table("du2025which", f"{model}.{kind}", table, meta)
+
+
+# --- Fu et al. 2024, MoA: Mixture of Sparse Attention (github:thu-nics/MoA) ----------------------------
+# examples/<model>/moa_alpha_beta.json: {"alphas": [[per head] per layer], "betas": [...]}, the released compression
+# plans (README 'Quick Start: Use Pre-defined Plans'). A head's attention span (KV-cache size) is
+# alpha + beta * length (MoA/attention/cache_utils.py: alphas[layer_id][head_id] + (seq_len + max_new_token) *
+# betas[layer_id][head_id]; MoA/universal/elastic_block_sparse.py: width = alpha + beta * length).
+
+MOA_PLANS = {
+    # folder under examples/ -> (registry model id, layers, query heads)
+    "gradientai--Llama-3-70B-Instruct-262k": ("llama-3-70b-instruct-262k", 80, 64),
+    "gradientai--Llama-3-8B-Instruct-262k": ("llama-3-8b-instruct-262k", 32, 32),
+    "lmsys--vicuna-13b-v1.5-16k": ("vicuna-13b-v1.5-16k", 40, 40),
+    "lmsys--vicuna-7b-v1.5-16k": ("vicuna-7b-v1.5-16k", 32, 32),
+    "meta-llama--Llama-3.2-1B-Instruct": ("llama-3.2-1b-instruct", 16, 32),
+    "meta-llama--Llama-3.2-3B-Instruct": ("llama-3.2-3b-instruct", 28, 24),
+}
+MOA_SCORES = {
+    "beta": "beta, the share of the input length the head's span grows by (span = alpha + beta * length)",
+    "alpha": "alpha, the head's fixed span in tokens (span = alpha + beta * length; negative values occur)",
+}
+
+
+def import_moa(mirror: Path) -> int:
+    commit = head_commit(mirror)
+    rows = 0
+    for folder, (model, layers, heads) in MOA_PLANS.items():
+        path = f"examples/{folder}/moa_alpha_beta.json"
+        plan = json.loads(show(mirror, path))
+        for key, definition in MOA_SCORES.items():
+            grid = plan[f"{key}s"]
+            table: Table = {(layer, head): float(v) for layer, row in enumerate(grid) for head, v in enumerate(row)}
+            check_grid(table, layers, heads, path)
+            local = sorted(k for k in table if plan["betas"][k[0]][k[1]] == 0)
+            meta: dict[str, object] = {
+                "cite": "fu2024moa",
+                "model": model,
+                "model_checkpoint": f"{folder.replace('--', '/')} (folder name of the released plan)",
+                "source_repository": "github:thu-nics/MoA",
+                "source_path": f"{path} (key '{key}s')",
+                "source_commit": commit,
+                "rows": len(table),
+                "coverage": f"all {layers} x {heads} heads",
+                "score": (
+                    f"{definition}, as chosen for the head by MoA's plan search (profile, optimize, validate; README); "
+                    "the cache size is alphas[layer_id][head_id] + (seq_len + max_new_token) * "
+                    "betas[layer_id][head_id] in MoA/attention/cache_utils.py"
+                ),
+                "indexing": (
+                    "alphas[layer_id][head_id], 0-indexed, as cache_utils.py and LlamaModel_set_mixture_of_attention "
+                    "read them; permute_head reorders the config and the q/k/v/o projections together, so the index is "
+                    "the model's original head"
+                ),
+                "selection_rule": (
+                    "heads whose plan has beta = 0 keep a fixed span however long the input (the abstract's heads that "
+                    "'consistently concentrate on fixed-length local contexts'); selected lists them"
+                ),
+                "selected_count": len(local),
+                "selected": [loc(layer, head) for layer, head in local],
+            }
+            rows += write_table("fu2024moa", f"{model}.{key}", table, meta)
+    return rows
+
+
+# --- Gema et al. 2024, DeCoRe (github:aryopg/DeCoRe) -----------------------------------------------------
+# retrieval_heads/<model>.json: Wu et al.'s format ({"layer-head": [score per detection run]}), one line.
+# src/models/decore_entropy.py and baseline_masked_retrieval_head.py load f"{retrieval_heads_dir}/{name}.json" with
+# name = model_name_or_path.split("/")[1], rank heads by np.mean descending and take [:num_retrieval_heads]
+# (50 in configs/decoder/decore_entropy.yaml and baseline_masked_retrieval_head.yaml; -50 = random non-retrieval).
+
+DECORE_FILES = {
+    # file stem -> (registry model id, layers, query heads, experiment configs that load it with the top 50)
+    "Llama-2-7b-hf": (
+        "llama-2-7b",
+        32,
+        32,
+        "configs/experiment/{nq,nq_swap,memo_trap}/baseline_masked_retrieval_head/llama2_7b.yaml",
+    ),
+    "Meta-Llama-3-8B": ("llama-3-8b", 32, 32, "configs/experiment/*/decore_entropy/llama3_8b.yaml"),
+    "Meta-Llama-3-8B-Instruct": (
+        "llama-3-8b-instruct",
+        32,
+        32,
+        "configs/experiment/*/decore_entropy/llama3_8b_instruct.yaml",
+    ),
+    "Meta-Llama-3-70B": ("llama-3-70b", 80, 64, "configs/experiment/*/decore_entropy/llama3_70b.yaml"),
+    "Meta-Llama-3-70B-Instruct": (
+        "llama-3-70b-instruct",
+        80,
+        64,
+        "configs/experiment/*/decore_entropy/llama3_70b_instruct.yaml",
+    ),
+    "Mistral-7B-Instruct-v0.3": (
+        "mistral-7b-instruct-v0.3",
+        32,
+        32,
+        "configs/experiment/*/decore_entropy/mistral_7b_instruct.yaml",
+    ),
+    "Qwen2-7B-Instruct": ("qwen2-7b-instruct", 28, 28, "configs/experiment/*/decore_entropy/qwen2_7b_instruct.yaml"),
+}
+DECORE_TOPK = 50
+
+
+def import_decore(mirror: Path) -> int:
+    commit = head_commit(mirror)
+    rows = 0
+    for stem, (model, layers, heads, experiments) in DECORE_FILES.items():
+        path = f"retrieval_heads/{stem}.json"
+        raw: dict[str, list[float]] = json.loads(show(mirror, path).splitlines()[0])
+        ranked = sorted(((k, statistics.fmean(v)) for k, v in raw.items()), key=lambda x: x[1], reverse=True)
+        table: Table = {divmod_key(k): mean for k, mean in ranked}
+        check_grid(table, layers, heads, path)
+        runs = sorted({len(v) for v in raw.values()})
+        top = ranked[:DECORE_TOPK]
+        meta: dict[str, object] = {
+            "cite": "gema2024decore",
+            "model": model,
+            "source_repository": "github:aryopg/DeCoRe",
+            "source_path": path,
+            "source_commit": commit,
+            "rows": len(table),
+            "coverage": f"all {layers} x {heads} query heads",
+            "score": (
+                "Wu et al.'s retrieval score (Needle-in-a-Haystack copy-paste score), mean over the detection runs "
+                "stored for the head, the ranking src/models/decore_entropy.py _load_retrieval_heads uses (np.mean)"
+            ),
+            "runs_per_head": runs[0] if len(runs) == 1 else str(runs),
+            "indexing": "keys 'layer-head', 0-indexed, the format of Wu et al.'s detection script",
+            "selection_rule": (
+                f"top {DECORE_TOPK} by mean score (num_retrieval_heads: {DECORE_TOPK} in "
+                f"configs/decoder/decore_entropy.yaml and baseline_masked_retrieval_head.yaml), loaded by {experiments}"
+            ),
+            "selected_boundary": f"50th mean {top[-1][1]!r}, 51st {ranked[DECORE_TOPK][1]!r}",
+            "selected": [loc(*divmod_key(k)) for k, _ in top],
+        }
+        rows += write_table("gema2024decore", model, table, meta)
+    return rows
+
+
+# --- Other releases in Wu et al.'s format ({"layer-head": [score per detection run]}, one line) -------------
+# Written by copies of Wu et al.'s retrieval_head_detection.py (head_counter[f"{layer_idx}-{head_idx}"] over
+# range(num_hidden_layers) x range(num_attention_heads), so keys are 0-indexed query heads). No selection is recorded:
+# the works mask a top-k or a threshold whose value for each reported result was not read (see the evidence notes).
+
+WU_FORMAT_RELEASES = {
+    "ma2026from": (
+        "github:YoumiMa/RetMask",
+        "1_Retrieval_Head_Deactivation/head_score",
+        {
+            "Llama-3.1-8B-Instruct": ("llama-3.1-8b-instruct", 32, 32),
+            "Qwen3-8B": ("qwen3-8b", 36, 32),
+            "Olmo-3-7B-Think": ("olmo-3-7b-think", 32, 32),
+        },
+        "none read: mask_retrieval_head.py masks the heads with mean score >= --mask_greater_than, or the top "
+        "--mask_topk (README, building the masked checkpoint); the values used for the paper's runs were not read",
+    ),
+    "lin2025compresskv": (
+        "github:TUDa-HWAI/CompressKV",
+        "Retrieval_Head_Identification/head_score",
+        {
+            "Llama-3.1-8B-Instruct": ("llama-3.1-8b-instruct", 32, 32),
+            "Mistral-7B-Instruct-v0.3": ("mistral-7b-instruct-v0.3", 32, 32),
+        },
+        "none: these are the traditional retrieval heads CompressKV compares against; run_needle_mask_*.sh masks "
+        "the top 10, 20 and 30 as an ablation sweep, which defines no single set",
+    ),
+}
+
+
+def import_wu_format(cite: str, mirror: Path) -> int:
+    repository, folder, files, rule = WU_FORMAT_RELEASES[cite]
+    commit = head_commit(mirror)
+    rows = 0
+    for stem, (model, layers, heads) in files.items():
+        path = f"{folder}/{stem}.json"
+        raw: dict[str, list[float]] = json.loads(show(mirror, path).splitlines()[0])
+        table: Table = {divmod_key(k): statistics.fmean(v) for k, v in raw.items()}
+        check_grid(table, layers, heads, path)
+        runs = sorted({len(v) for v in raw.values()})
+        meta: dict[str, object] = {
+            "cite": cite,
+            "model": model,
+            "source_repository": repository,
+            "source_path": path,
+            "source_commit": commit,
+            "rows": len(table),
+            "coverage": f"all {layers} x {heads} query heads",
+            "score": (
+                "Wu et al.'s retrieval score (share of needle tokens the head copy-pastes with its top-1 attention "
+                "during Needle-in-a-Haystack decoding), mean over the detection runs stored for the head (np.mean, "
+                "the ranking the authors' scripts use)"
+            ),
+            "runs_per_head": runs[0] if len(runs) == 1 else str(runs),
+            "indexing": (
+                "keys 'layer-head', 0-indexed: head_counter[f'{layer_idx}-{head_idx}'] over range(num_hidden_layers) "
+                "x range(num_attention_heads) in the repository's retrieval_head_detection.py"
+            ),
+            "selection_rule": rule,
+        }
+        rows += write_table(cite, model, table, meta)
+    return rows
+
+
 SOURCES: dict[str, Callable[[Path], int]] = {
     "wu2024retrieval": import_wu,
     "xiao2024duoattention": import_duo,
@@ -678,6 +1035,11 @@ SOURCES: dict[str, Callable[[Path], int]] = {
     "fu2024not": import_headkv,
     "sensharma2025llms": import_filter,
     "yang2025emergent": import_symb,
+    "du2025which": import_rlkv,
+    "fu2024moa": import_moa,
+    "gema2024decore": import_decore,
+    "ma2026from": lambda mirror: import_wu_format("ma2026from", mirror),
+    "lin2025compresskv": lambda mirror: import_wu_format("lin2025compresskv", mirror),
 }
 
 
