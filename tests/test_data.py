@@ -237,7 +237,7 @@ SCORES_TARGET = 10_000
 WORKS_TARGET = 230
 
 WEAK = [eid for eid, e in EVIDENCE if e.source_kind in WEAK_SOURCE_KINDS]
-LOCATED = [(eid, e) for eid, e in EVIDENCE if e.locations]
+LOCATED = [(eid, e) for eid, e in EVIDENCE if e.locations and e.deprecated is None]  # a withdrawn claim places no head
 LOCATED_MODELS = {e.model for _, e in LOCATED if e.model}
 
 
