@@ -14,6 +14,7 @@ Usage (each SOURCE reads a bare git mirror of the authors' repository, at its HE
     python scripts/import_scores.py gema2024decore       /path/to/aryopg+DeCoRe/repo
     python scripts/import_scores.py ma2026from           /path/to/YoumiMa+RetMask/repo
     python scripts/import_scores.py lin2025compresskv    /path/to/TUDa-HWAI+CompressKV/repo
+    python scripts/import_scores.py li2025hierarchical   /path/to/TheShineyue+HSR/repo
 
 Each table is `layer,head,score`, 0-indexed, sorted by (layer, head), one row per head in the file. Scores
 are written with Python's repr of the parsed float, which reads back to the same float (lossless for the
@@ -1027,6 +1028,53 @@ def import_wu_format(cite: str, mirror: Path) -> int:
     return rows
 
 
+# --- Li et al. 2025, Hierarchical Safety Realignment (github:TheShineyue/HSR) ---------------------------
+# SafetyHeadAttribution-hsr/exp_res/llava-next-vicuna/train_unsafes.json_0.jsonl: one JSON line
+# {"layer-head": score} written by llava_next_ships.py safety_head_attribution (search step 0).
+
+HSR_PATH = "SafetyHeadAttribution-hsr/exp_res/llava-next-vicuna/train_unsafes.json_0.jsonl"
+HSR_TOP_H = 10  # README 'get realigned model': --top_h 10 --heads_paths .../train_unsafes.json_0.jsonl
+
+
+def import_hsr(mirror: Path) -> int:
+    commit = head_commit(mirror)
+    raw: dict[str, float] = json.loads(show(mirror, HSR_PATH).splitlines()[0])
+    table: Table = {divmod_key(key): float(v) for key, v in raw.items()}
+    check_grid(table, 32, 32, HSR_PATH)
+    # their ranking: lib/prune.py sorts data.items() by value, reverse=True, and keeps sorted_data[:top_h]
+    ranked = sorted(raw.items(), key=lambda item: item[1], reverse=True)
+    meta: dict[str, object] = {
+        "cite": "li2025hierarchical",
+        "model": "llava-v1.6-vicuna-7b",
+        "model_checkpoint": (
+            "llava-v1.6-vicuna-7b-hf, loaded with CustomLlavaNextForConditionalGeneration (llava_next_ships.py "
+            "model_path; lib/utils/get_model.py); README: llava-hf/llava-v1.6-vicuna-7b-hf"
+        ),
+        "source_repository": "github:TheShineyue/HSR",
+        "source_path": HSR_PATH,
+        "source_commit": commit,
+        "rows": len(table),
+        "coverage": "all 32 x 32 heads of the language model",
+        "score": (
+            "safety-subspace shift of the head: the principal angle in degrees (lib/Sahara/svd.py "
+            "compute_subspace_similarity) between the top left singular vectors of the last-layer, last-token "
+            "hidden states of the unmodified model and of the model with this head's q, k and v scaled by 1e-5 "
+            "(default_search_cfg mask_type scale_mask), on VLGuard train_unsafes prompts with images "
+            "(llava_next_ships.py safety_head_attribution, nsamples 128)"
+        ),
+        "indexing": (
+            "keys 'layer-head', 0-indexed: llava_next_ships.py writes f'{k[0]}-{k[1]}' for layer in "
+            "range(0, language_model.config.num_hidden_layers) and head in range(0, num_attention_heads)"
+        ),
+        "selection_rule": (
+            f"top {HSR_TOP_H} by score, descending (README 'get realigned model' passes --top_h {HSR_TOP_H} "
+            "with this file as --heads_paths; lib/prune.py keeps sorted_data[:top_h])"
+        ),
+        "selected": [loc(*divmod_key(key)) for key, _ in ranked[:HSR_TOP_H]],
+    }
+    return write_table("li2025hierarchical", "llava-v1.6-vicuna-7b", table, meta)
+
+
 SOURCES: dict[str, Callable[[Path], int]] = {
     "wu2024retrieval": import_wu,
     "xiao2024duoattention": import_duo,
@@ -1040,6 +1088,7 @@ SOURCES: dict[str, Callable[[Path], int]] = {
     "gema2024decore": import_decore,
     "ma2026from": lambda mirror: import_wu_format("ma2026from", mirror),
     "lin2025compresskv": lambda mirror: import_wu_format("lin2025compresskv", mirror),
+    "li2025hierarchical": import_hsr,
 }
 
 
