@@ -269,6 +269,25 @@ def test_no_head_index_lives_only_in_prose() -> None:
     assert not UNEXPLAINED, "\n".join(f"{eid} {ev}: {heads}" for eid, (ev, heads) in UNEXPLAINED.items())
 
 
+#: A pointer a reader can follow to the place a location was read: a file at a commit (``x.py @ 3ac171a``), a
+#: numbered part of the paper (Table 2, Figure 3, Section 4.1, Appendix B, p. 7), or one of our own checks
+#: (``catalogue.verify.induction v2``), whose record carries the measurement itself.
+_POINTER = re.compile(
+    r"@\s*(?:github:\S+\s+)?(?:commit\s+)?[0-9a-f]{7,40}\b"
+    r"|\b(?:Table|Tab\.|Figure|Fig\.|Section|Sec\.|§|Appendix|App\.|Algorithm|Eq\.|page|p\.)\s*[A-Z]?\d"
+    r"|\bcatalogue\.verify\.\w+ v\d+",
+    re.IGNORECASE,
+)
+NO_POINTER = {eid: e.id for eid, e in LOCATED if not _POINTER.search(e.source or "")}
+
+
+@_target(not NO_POINTER, f"{len(NO_POINTER)} located records name no commit, table, figure or section")
+def test_every_located_record_points_to_where_it_was_read() -> None:
+    """Issue 11: every located record's pointer can be re-read: its `source` names a file at a commit or a
+    numbered part of the work (a section, table, figure, appendix or page)."""
+    assert not NO_POINTER, NO_POINTER
+
+
 @_target(
     len(WEAK) <= WEAK_SHARE_TARGET * len(EVIDENCE),
     f"{len(WEAK)} of {len(EVIDENCE)} records rest on an abstract or a third-party summary",
