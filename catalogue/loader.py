@@ -121,24 +121,30 @@ def _decode(data: bytes, name: str, problems: Report) -> str | None:
         return None
 
 
+_DEEP_PREFIX = re.compile(rf"^[ \-?:\t]{{{MAX_DEPTH + 1}}}", re.MULTILINE)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
 def _too_deep(text: str) -> int | None:
     """The first line nested deeper than :data:`MAX_DEPTH` (indentation, ``- - -`` prefixes or open brackets).
 
-    Checked before any parser runs: a parser's recursion on deeply nested YAML can crash the process."""
+    Checked before any parser runs: a parser's recursion on deeply nested YAML can crash the process.
+    Brackets count wherever they are (in quoted text too: the check errs on the safe side); a closing bracket
+    never takes the depth below 0. Two regex scans, not a loop over every character."""
+    found: list[int] = []
+    deep = _DEEP_PREFIX.search(text)
+    if deep:
+        found.append(deep.start())
     depth = 0
-    for i, line in enumerate(text.split("\n"), start=1):
-        prefix = len(line) - len(line.lstrip(" -?:\t"))
-        if prefix > MAX_DEPTH:
-            return i
-        if "[" in line or "{" in line or depth:
-            for c in line:
-                if c in "[{":
-                    depth += 1
-                    if depth > MAX_DEPTH:
-                        return i
-                elif c in "]}":
-                    depth = max(0, depth - 1)
-    return None
+    for m in _BRACKET.finditer(text):
+        if m.group() in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                found.append(m.start())
+                break
+        else:
+            depth = max(0, depth - 1)
+    return text.count("\n", 0, min(found)) + 1 if found else None
 
 
 _NO_ALIASES = yaml_rs.AliasLimits(max_total_replayed_events=0, max_alias_expansions_per_anchor=0)

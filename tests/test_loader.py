@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from catalogue.errors import CatalogueError
 from catalogue.loader import MAX_BYTES, check, load
@@ -345,3 +347,37 @@ def test_a_broken_models_file_does_not_cascade(write_data: WriteData) -> None:
     errors = _errors(d)
     assert any("models.yaml:3:" in e for e in errors), errors
     assert not any("unknown model" in e for e in errors), errors
+
+
+def _too_deep_reference(text: str) -> int | None:
+    """The nesting rule written line by line (the loader's own version scans with two regexes)."""
+    from catalogue.loader import MAX_DEPTH
+
+    depth = 0
+    for i, line in enumerate(text.split("\n"), start=1):
+        if len(line) - len(line.lstrip(" -?:\t")) > MAX_DEPTH:
+            return i
+        for c in line:
+            if c in "[{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return i
+            elif c in "]}":
+                depth = max(0, depth - 1)
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 230), st.sampled_from([" ", "-", "- ", "\t", "?", ":"]), st.text("[[[{]}x:, ", max_size=260)
+        ),
+        max_size=6,
+    )
+)
+def test_nesting_check_finds_the_first_deep_line(parts: list[tuple[int, str, str]]) -> None:
+    from catalogue.loader import _too_deep
+
+    text = "\n".join(pad * n + rest for n, pad, rest in parts)
+    assert _too_deep(text) == _too_deep_reference(text)
