@@ -354,11 +354,12 @@ class Evidence(_Strict):
     @field_validator("locations")
     @classmethod
     def _unique_locations(cls, v: list[Location]) -> list[Location]:
-        seen: set[Location] = set()
-        for loc in v:
-            if loc in seen:
-                raise ValueError(f"location {loc} is listed twice: remove the duplicate")
-            seen.add(loc)
+        if len({(loc.layer, loc.head) for loc in v}) < len(v):  # (layer, head) pairs hash faster than models
+            seen: set[tuple[int, int]] = set()
+            for loc in v:
+                if (loc.layer, loc.head) in seen:
+                    raise ValueError(f"location {loc} is listed twice: remove the duplicate")
+                seen.add((loc.layer, loc.head))
         return v
 
     @model_validator(mode="after")

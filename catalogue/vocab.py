@@ -215,6 +215,11 @@ def parse_location(text: str) -> tuple[int, int]:
 
     Raises ``ValueError`` naming the accepted forms, or the limit when an index is above :data:`MAX_INDEX`.
     """
+    if text[:1] == "L":  # the catalogue's own spelling, L9H9, without the regex (the loader parses 100,000s)
+        layer, _, head = text[1:].partition("H")
+        if 0 < len(layer) <= 9 and 0 < len(head) <= 9 and layer.isdecimal() and head.isdecimal():
+            if int(layer) <= MAX_INDEX and int(head) <= MAX_INDEX:
+                return int(layer), int(head)
     m = _LOCATION_RE.match(text)
     if not m:
         raise ValueError(f"{text!r} is not a head location: write L<layer>H<head> (0-indexed), e.g. L9H9 or 9.9")
@@ -261,12 +266,16 @@ def neuronpedia_head_url(neuronpedia_id: str, layer: int, head: int) -> str:
     return f"{NEURONPEDIA_URL}/{neuronpedia_id}/head/{layer}/{head}"
 
 
+_SEPARATORS = re.compile(r"[\s_\-]+")
+_PARENTHESES = re.compile(r"[()]")
+_HEAD_SUFFIX = re.compile(r" (heads?)$")
+
+
 def normalize_name(name: str) -> str:
     """Fold case, spacing, hyphens and a trailing 'head(s)' so that names compare loosely."""
-    s = re.sub(r"[\s_\-]+", " ", name.strip().lower())
-    s = re.sub(r"[()]", "", s)
-    s = re.sub(r" (heads?)$", "", s).strip()
-    return s
+    s = _SEPARATORS.sub(" ", name.strip().lower())
+    s = _PARENTHESES.sub("", s)
+    return _HEAD_SUFFIX.sub("", s).strip()
 
 
 def suggest(name: str, names: dict[str, str], *, n: int = 3) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from catalogue.schema import Evidence, HeadType, Location
@@ -70,6 +72,30 @@ def test_evidence_rejects(overrides: dict[str, Any], fragment: str) -> None:
 )
 def test_parse_location_forms(text: str, expected: tuple[int, int]) -> None:
     assert parse_location(text) == expected
+
+
+def _parse_by_regex(text: str) -> tuple[int, int] | str:
+    """parse_location's rule through its regex alone (the function has a fast path for L9H9)."""
+    from catalogue.vocab import _LOCATION_RE, MAX_INDEX
+
+    m = _LOCATION_RE.match(text)
+    if not m:
+        return "not a head location"
+    layer, head = (m.group(1), m.group(2)) if m.group(1) is not None else (m.group(3), m.group(4))
+    return (int(layer), int(head)) if int(layer) <= MAX_INDEX and int(head) <= MAX_INDEX else "go up to"
+
+
+@settings(max_examples=500)
+@given(
+    st.text(alphabet="LlHh0123456789 .:/-²٣", max_size=24) | st.from_regex(r"L[0-9]{1,12}H[0-9]{1,12}", fullmatch=True)
+)
+def test_parse_location_fast_path_agrees_with_its_regex(text: str) -> None:
+    expected = _parse_by_regex(text)
+    if isinstance(expected, tuple):
+        assert parse_location(text) == expected
+    else:
+        with pytest.raises(ValueError, match=expected):
+            parse_location(text)
 
 
 def test_vocabularies_are_derived_from_types() -> None:
