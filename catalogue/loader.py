@@ -53,8 +53,9 @@ M = TypeVar("M", bound=BaseModel)
 
 def _display(path: Path) -> str:
     """How a data file is named in messages: relative to the working directory when inside it."""
-    folder = _display_folder(str(path.parent), os.getcwd())
-    return path.name if folder == "." else os.path.join(folder, path.name)
+    parent, name = os.path.split(os.fspath(path))  # str work: pathlib's .parent builds a new Path per call
+    folder = _display_folder(parent, os.getcwd())
+    return name if folder == "." else os.path.join(folder, name)
 
 
 @functools.lru_cache(maxsize=256)

@@ -104,3 +104,32 @@ def check_table(table: Path, models: dict[str, dict[str, object]], cites: set[st
 @pytest.mark.parametrize("table", TABLES, ids=[f"{p.parent.name}/{p.name}" for p in TABLES])
 def test_table_is_whole_sorted_and_in_range(table: Path) -> None:
     check_table(table, MODELS, CITES)
+
+
+@pytest.mark.parametrize(
+    ("manifest", "fragment"),
+    [
+        ("cite: [unclosed\n", "its manifest is not valid YAML"),
+        ("- a list\n", "must be a mapping with `model:`"),
+        ("cite: x2024y\n", "must be a mapping with `model:`"),
+    ],
+)
+def test_a_bad_manifest_is_reported(manifest: str, fragment: str) -> None:
+    from catalogue.scores import parse_table
+
+    table, problems = parse_table("layer,head,score\n0,0,1.0\n", manifest, "data/scores/x2024y/m.csv")
+    assert table is None and any(fragment in p for p in problems), problems
+
+
+def test_a_manifest_is_read_as_yaml() -> None:
+    from catalogue.scores import parse_table
+
+    manifest = "cite: x2024y\nmodel: m\nscore: 'a score: quoted'\nselected: [L0H0]\n"
+    table, problems = parse_table("layer,head,score\n0,0,1.0\n0,1,0.5\n", manifest, "data/scores/x2024y/m.csv")
+    assert problems == [] and table is not None
+    assert (table.cite, table.model, table.definition, table.rows) == (
+        "x2024y",
+        "m",
+        "a score: quoted",
+        ((0, 0, 1.0), (0, 1, 0.5)),
+    )
