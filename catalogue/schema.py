@@ -226,6 +226,10 @@ class Location(BaseModel):
         return format_location(self.layer, self.head)
 
 
+#: Every item of a joined location list in the catalogue's spelling, L9H9 (ASCII digits, nothing else).
+_CANONICAL_LIST = re.compile(r"(?:^|(?<=,))L([0-9]+)H([0-9]+)(?=,|$)")
+
+
 def _location(value: object) -> object:
     if isinstance(value, str):
         layer, head = parse_location(value)
@@ -349,7 +353,14 @@ class Evidence(_Strict):
     @field_validator("locations", mode="before")
     @classmethod
     def _locations(cls, v: object) -> object:
-        return [_location(x) for x in v] if isinstance(v, list) else v
+        if not isinstance(v, list):
+            return v
+        if v and all(type(x) is str for x in v):
+            # the usual case, a list of L9H9: one regex pass over the joined list instead of one call per head
+            pairs = _CANONICAL_LIST.findall(",".join(v))
+            if len(pairs) == len(v) and all(len(a) <= 4 and len(b) <= 4 for a, b in pairs):  # <= MAX_INDEX digits
+                return [{"layer": int(a), "head": int(b)} for a, b in pairs]
+        return [_location(x) for x in v]
 
     @field_validator("locations")
     @classmethod

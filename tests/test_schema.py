@@ -120,3 +120,25 @@ def test_a_neuronpedia_id_needs_its_source() -> None:
         ModelInfo.model_validate({**MODELS[0], "neuronpedia_id": "gpt2-small"})
     with pytest.raises(ValidationError, match="not valid"):
         ModelInfo.model_validate({**MODELS[0], "neuronpedia_id": "GPT2 small", "source": "neuronpedia"})
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.from_regex(r"L[0-9]{1,6}H[0-9]{1,6}", fullmatch=True) | st.text(alphabet="LH0123456789,. x", max_size=10),
+        max_size=8,
+    )
+)
+def test_location_list_fast_path_agrees_with_one_by_one(items: list[str]) -> None:
+    """Evidence parses a list of L9H9 in one regex pass; it must read exactly what item-by-item parsing reads."""
+    from catalogue.schema import Evidence, _location
+
+    try:
+        expected: object = [_location(x) for x in items]
+    except ValueError as exc:
+        expected = type(exc)
+    try:
+        got: object = Evidence._locations(items)
+    except ValueError as exc:
+        got = type(exc)
+    assert got == expected
