@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -279,3 +282,27 @@ def test_freshness_key_changes_with_any_data_file(write_data: WriteData, where: 
     after, _ = fingerprint(data_paths(d))
     assert after != before
     assert fingerprint(data_paths(d))[0] == after  # deterministic
+
+
+class _NoJson(sqlite3.Connection):
+    """An SQLite connection that behaves as if built without JSON functions."""
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if "json_each" in sql:
+            raise sqlite3.OperationalError("no such table: json_each")
+        return super().execute(sql, *args)
+
+
+@pytest.mark.parametrize("factory", [sqlite3.Connection, _NoJson])
+def test_locations_are_indexed_in_record_order_with_or_without_json(factory: type[sqlite3.Connection]) -> None:
+    from catalogue.db import _PACK, _insert_locations
+
+    raw = sqlite3.connect(":memory:", factory=factory)
+    raw.execute("CREATE TABLE location (id INTEGER PRIMARY KEY, evidence_id, head_id, model, layer, head)")
+    located: list[tuple[int, str, str | None, str]] = [
+        (1, "a-head", None, json.dumps([9999 * _PACK + 9999])),
+        (2, "b-head", "m", json.dumps([9 * _PACK + 9, 0])),
+    ]
+    _insert_locations(raw, located)
+    rows = raw.execute("SELECT evidence_id, head_id, model, layer, head FROM location ORDER BY id").fetchall()
+    assert rows == [(1, "a-head", None, 9999, 9999), (2, "b-head", "m", 9, 9), (2, "b-head", "m", 0, 0)]
