@@ -226,6 +226,22 @@ class Location(BaseModel):
         return format_location(self.layer, self.head)
 
 
+#: The Location of each (layer digits, head digits) read so far; see :func:`_interned_location`.
+_LOCATIONS: dict[tuple[str, str], Location] = {}
+
+
+def _interned_location(layer: str, head: str) -> Location | None:
+    """One shared Location per head (it is frozen), from the digits of ``L<layer>H<head>``; None above
+    :data:`MAX_INDEX`. A catalogue at scale names the same few thousand heads hundreds of thousands of times,
+    and pydantic passes an instance through where it would build a new one from a dict (about 3 us each)."""
+    if len(layer) > 9 or len(head) > 9 or int(layer) > MAX_INDEX or int(head) > MAX_INDEX:
+        return None  # parse_location says why (the 9-digit bound is its regex's)
+    location = Location(layer=int(layer), head=int(head))
+    if len(_LOCATIONS) < 1 << 16:
+        _LOCATIONS[(layer, head)] = location
+    return location
+
+
 #: Every item of a joined location list in the catalogue's spelling, L9H9 (ASCII digits, nothing else).
 _CANONICAL_LIST = re.compile(r"(?:^|(?<=,))L([0-9]+)H([0-9]+)(?=,|$)")
 
@@ -355,11 +371,15 @@ class Evidence(_Strict):
     def _locations(cls, v: object) -> object:
         if not isinstance(v, list):
             return v
-        if v and all(type(x) is str for x in v):
-            # the usual case, a list of L9H9: one regex pass over the joined list instead of one call per head
-            pairs = _CANONICAL_LIST.findall(",".join(v))
-            if len(pairs) == len(v) and all(len(a) <= 4 and len(b) <= 4 for a, b in pairs):  # <= MAX_INDEX digits
-                return [{"layer": int(a), "head": int(b)} for a, b in pairs]
+        try:
+            joined = ",".join(v)  # the usual case, a list of L9H9: one regex pass over the joined list
+        except TypeError:  # an item that is not text
+            return [_location(x) for x in v]
+        pairs = _CANONICAL_LIST.findall(joined)
+        if len(pairs) == len(v):
+            found = [_LOCATIONS.get(pair) or _interned_location(*pair) for pair in pairs]
+            if None not in found:
+                return found
         return [_location(x) for x in v]
 
     @field_validator("locations")

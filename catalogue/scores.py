@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -41,7 +42,7 @@ class ScoreTable:
     heads: frozenset[tuple[int, int]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "heads", frozenset((r[0], r[1]) for r in self.rows))
+        object.__setattr__(self, "heads", frozenset(map(operator.itemgetter(0, 1), self.rows)))
 
     def covers(self, layer: int, head: int, group: int | None = None) -> bool:
         """Whether the table has a row for this query head (``group`` = query heads per KV head, for kv tables)."""

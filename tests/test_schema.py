@@ -131,14 +131,18 @@ def test_a_neuronpedia_id_needs_its_source() -> None:
 )
 def test_location_list_fast_path_agrees_with_one_by_one(items: list[str]) -> None:
     """Evidence parses a list of L9H9 in one regex pass; it must read exactly what item-by-item parsing reads."""
-    from catalogue.schema import Evidence, _location
+    from catalogue.schema import Evidence, Location
+
+    def pairs(parsed: object) -> list[tuple[int, int]]:
+        assert isinstance(parsed, list)
+        return [(loc.layer, loc.head) for loc in (Location.model_validate(p) for p in parsed)]
 
     try:
-        expected: object = [_location(x) for x in items]
+        expected: object = [parse_location(x) for x in items]
     except ValueError as exc:
         expected = type(exc)
     try:
-        got: object = Evidence._locations(items)
+        got: object = pairs(Evidence._locations(items))
     except ValueError as exc:
         got = type(exc)
     assert got == expected
