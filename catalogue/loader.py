@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -566,6 +567,11 @@ def _check_scores(
                 yield Problem(f.name, f.lines(path), _where(path), why)
 
 
+def _rough_key(e: Any) -> tuple[object, ...]:
+    """Fields that two duplicate records (:func:`_evidence_key`) share: different here means not duplicates."""
+    return (e.cite, e.model, e.method, e.task, e.source, len(e.locations))
+
+
 def _evidence_key(e: Any) -> str:
     """Two records are duplicates when they are equal in every field but ``note`` and their ``id``."""
     return str(e.model_dump_json(exclude={"note", "id"}))
@@ -618,8 +624,10 @@ def _cross_check(
             elif r.head == h.id:
                 yield Problem(name, lines(path), _where(path), "a head type cannot relate to itself")
         seen: dict[str, int] = {}
+        # the full key (a JSON dump) only where a cheap one collides: most records differ in cite, model or method
+        rough = Counter(_rough_key(e) for e in h.evidence)
         for j, e in enumerate(h.evidence):
-            key = _evidence_key(e)
+            key = _evidence_key(e) if rough[_rough_key(e)] > 1 else f"{j}"
             if key in seen:
                 path = ("evidence", j)
                 yield Problem(
@@ -703,6 +711,15 @@ def _cross_check(
                         "add it to models.yaml or use a registry id",
                     )
             m = models.get(e.model or "")
+            if (
+                m is not None
+                and m.layers is not None
+                and m.heads is not None
+                and e.locations
+                and max(loc.layer for loc in e.locations) < m.layers
+                and max(loc.head for loc in e.locations) < m.heads
+            ):
+                continue  # every head lies inside the model (indices are >= 0 by the schema): nothing to report
             for k, loc in enumerate(e.locations):
                 if m is None:
                     break

@@ -124,7 +124,10 @@ def evidence_problem(
         return f"{path} holds scores of {table.cite!r}, not of this record's cite {cite!r}"
     if table.model != model:
         return f"{path} holds scores for model {table.model!r}, not for this record's model {model!r}"
-    missing = [f"L{layer}H{head}" for layer, head in locations if not table.covers(layer, head, group)]
+    wanted = list(locations)
+    if table.head_unit != "kv_head" and table.heads.issuperset(wanted):
+        return None  # the usual case, checked as one set operation
+    missing = [f"L{layer}H{head}" for layer, head in wanted if not table.covers(layer, head, group)]
     if missing:
         return f"{path} has no row for {', '.join(missing)}: locations must be heads the table scores"
     return None
