@@ -14,7 +14,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Index
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import Field, SQLModel, create_engine
 
@@ -107,11 +107,13 @@ class ScoreRow(SQLModel, table=True):
 
 
 class LocationRow(SQLModel, table=True):
+    """One head a record places (withdrawn records place none). Its head type and model are the record's:
+    join ``evidence`` (indexed on both); the covering index answers the joins without reading the table."""
+
     __tablename__ = "location"
+    __table_args__ = (Index("ix_location_evidence", "evidence_id", "layer", "head"),)
     id: int | None = Field(default=None, primary_key=True)
     evidence_id: int = Field(foreign_key="evidence.id")
-    head_id: str = Field(index=True)
-    model: str = Field(index=True)
     layer: int
     head: int
 
@@ -188,24 +190,25 @@ def _create_indexes(engine: Engine) -> None:
 _PACK = MAX_INDEX + 1
 
 
-def _insert_locations(raw: sqlite3.Connection, located: list[tuple[int, str, str | None, str]]) -> None:
+def _insert_locations(raw: sqlite3.Connection, located: list[tuple[int, str]]) -> None:
     """One ``location`` row per (record, head), in record order then list order.
 
-    ``located`` holds one row per located record, its heads as a JSON list of ``layer * _PACK + head``.
-    SQLite's ``json_each`` expands them: the reference catalogue has about 700,000 locations, and binding each
-    from Python was most of the index build. Without SQLite's JSON functions the rows are bound one by one."""
-    raw.execute("CREATE TEMP TABLE located (evidence_id INTEGER, head_id TEXT, model TEXT, heads TEXT)")
-    raw.executemany("INSERT INTO temp.located VALUES (?, ?, ?, ?)", located)
+    ``located`` holds one row per located record: its id and its heads as a JSON list of
+    ``layer * _PACK + head``. SQLite's ``json_each`` expands them: the reference catalogue has about 700,000
+    locations, and binding each from Python was most of the index build. Without SQLite's JSON functions the
+    rows are bound one by one."""
+    raw.execute("CREATE TEMP TABLE located (evidence_id INTEGER, heads TEXT)")
+    raw.executemany("INSERT INTO temp.located VALUES (?, ?)", located)
     try:
         raw.execute(
-            "INSERT INTO location (evidence_id, head_id, model, layer, head) "
-            f"SELECT r.evidence_id, r.head_id, r.model, j.value / {_PACK}, j.value % {_PACK} "
+            "INSERT INTO location (evidence_id, layer, head) "
+            f"SELECT r.evidence_id, j.value / {_PACK}, j.value % {_PACK} "
             "FROM temp.located AS r, json_each(r.heads) AS j ORDER BY r.evidence_id, j.key"
         )
     except sqlite3.OperationalError:  # an SQLite built without JSON functions
         raw.executemany(
-            "INSERT INTO location (evidence_id, head_id, model, layer, head) VALUES (?, ?, ?, ?, ?)",
-            [(ev, hid, model, *divmod(n, _PACK)) for ev, hid, model, heads in located for n in json.loads(heads)],
+            "INSERT INTO location (evidence_id, layer, head) VALUES (?, ?, ?)",
+            [(ev, *divmod(n, _PACK)) for ev, heads in located for n in json.loads(heads)],
         )
     raw.execute("DROP TABLE temp.located")
 
@@ -244,7 +247,7 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
     stages: list[dict[str, object]] = []
     fts: list[dict[str, object]] = []
     evidence: list[dict[str, object]] = []
-    located: list[tuple[int, str, str | None, str]] = []
+    located: list[tuple[int, str]] = []
     ev_id = 0
     for h in cat.heads.values():
         years = [refs[e.cite].year for e in h.evidence if e.cite in refs]
@@ -291,8 +294,7 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
             )
             if e.locations and e.deprecated is None:  # a withdrawn claim places no head
                 # one row per record; SQLite expands it to one row per head (see _insert_locations)
-                packed = [loc.layer * _PACK + loc.head for loc in e.locations]
-                located.append((ev_id, h.id, e.model, json.dumps(packed)))
+                located.append((ev_id, json.dumps([loc.layer * _PACK + loc.head for loc in e.locations])))
             body.append(_fts_text(e.task, e.method_detail, e.note, e.model, ref.title))
         fts.append(
             {

@@ -143,8 +143,8 @@ def compare(index: Index, head_type: str) -> tuple[Record, list[Record]]:
     by model then layer. Models whose depth is not recorded are left out (their depth is unknown)."""
     h = show(index, head_type)
     rows = index.raw(
-        "SELECT DISTINCT l.model, l.layer, l.head, m.data FROM location l JOIN model m ON m.id = l.model "
-        "WHERE l.head_id = ? ORDER BY l.model, l.layer, l.head",
+        "SELECT DISTINCT e.model, l.layer, l.head, m.data FROM location l JOIN evidence e ON e.id = l.evidence_id "
+        "JOIN model m ON m.id = e.model WHERE e.head_id = ? ORDER BY e.model, l.layer, l.head",
         (h["id"],),
     )
     by_layer: dict[tuple[str, int], tuple[int, list[str]]] = {}

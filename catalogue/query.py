@@ -356,9 +356,9 @@ def where(
     if why is not None:
         raise UsageError(why)
     rows = index.raw(
-        "SELECT DISTINCT l.head_id, e.ordinal, h.data FROM location l JOIN evidence e ON e.id = l.evidence_id "
-        "JOIN head h ON h.id = l.head_id WHERE l.model = ? AND l.layer = ? AND l.head = ? "
-        "ORDER BY l.head_id, e.ordinal",
+        "SELECT DISTINCT e.head_id, e.ordinal, h.data FROM location l JOIN evidence e ON e.id = l.evidence_id "
+        "JOIN head h ON h.id = e.head_id WHERE e.model = ? AND l.layer = ? AND l.head = ? "
+        "ORDER BY e.head_id, e.ordinal",
         (m["id"], layer, h),
     )
     found: dict[str, tuple[Record, list[Record]]] = {}
@@ -410,12 +410,16 @@ def model_map(index: Index, model: str) -> tuple[Record, HeadMap]:
     records = [
         (str(hid), int(layer), int(head))
         for hid, layer, head in index.raw(
-            "SELECT DISTINCT head_id, layer, head FROM location WHERE model = ?", (m["id"],)
+            "SELECT DISTINCT e.head_id, l.layer, l.head FROM location l JOIN evidence e ON e.id = l.evidence_id "
+            "WHERE e.model = ?",
+            (m["id"],),
         )
     ]
     stages: dict[str, list[str]] = {}
     for hid, stage in index.raw(
-        "SELECT head_id, stage FROM stage WHERE head_id IN (SELECT head_id FROM location WHERE model = ?)", (m["id"],)
+        "SELECT head_id, stage FROM stage WHERE head_id IN "
+        "(SELECT e.head_id FROM location l JOIN evidence e ON e.id = l.evidence_id WHERE e.model = ?)",
+        (m["id"],),
     ):
         stages.setdefault(str(hid), []).append(str(stage))
     return m, build(m["id"], m.get("layers"), m.get("heads"), records, stages)

@@ -378,7 +378,7 @@ class Evidence(_Strict):
         pairs = _CANONICAL_LIST.findall(joined)
         if len(pairs) == len(v):
             found = [_LOCATIONS.get(pair) or _interned_location(*pair) for pair in pairs]
-            if None not in found:
+            if all(found):  # None marks a head above MAX_INDEX (a Location is always true; `in` would call __eq__)
                 return found
         return [_location(x) for x in v]
 

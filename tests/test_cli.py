@@ -169,7 +169,12 @@ def _real_commands() -> list[list[str]]:
     out = [["list"], ["models"], ["stats"], ["taxonomy"]]
     out += [["show", str(h["id"])] for h in query.all_heads(idx)]
     out += [["model", str(m["id"])] for m in query.models(idx)]
-    heads = {(str(m), int(la), int(hd)) for m, la, hd in idx.raw("SELECT model, layer, head FROM location")}
+    heads = {
+        (str(m), int(la), int(hd))
+        for m, la, hd in idx.raw(
+            "SELECT e.model, l.layer, l.head FROM location l JOIN evidence e ON e.id = l.evidence_id"
+        )
+    }
     out += [["where", m, f"L{la}H{hd}"] for m, la, hd in sorted(heads)[::7]]
     idx.dispose()
     return out

@@ -298,11 +298,8 @@ def test_locations_are_indexed_in_record_order_with_or_without_json(factory: typ
     from catalogue.db import _PACK, _insert_locations
 
     raw = sqlite3.connect(":memory:", factory=factory)
-    raw.execute("CREATE TABLE location (id INTEGER PRIMARY KEY, evidence_id, head_id, model, layer, head)")
-    located: list[tuple[int, str, str | None, str]] = [
-        (1, "a-head", None, json.dumps([9999 * _PACK + 9999])),
-        (2, "b-head", "m", json.dumps([9 * _PACK + 9, 0])),
-    ]
+    raw.execute("CREATE TABLE location (id INTEGER PRIMARY KEY, evidence_id, layer, head)")
+    located = [(1, json.dumps([9999 * _PACK + 9999])), (2, json.dumps([9 * _PACK + 9, 0]))]
     _insert_locations(raw, located)
-    rows = raw.execute("SELECT evidence_id, head_id, model, layer, head FROM location ORDER BY id").fetchall()
-    assert rows == [(1, "a-head", None, 9999, 9999), (2, "b-head", "m", 9, 9), (2, "b-head", "m", 0, 0)]
+    rows = raw.execute("SELECT evidence_id, layer, head FROM location ORDER BY id").fetchall()
+    assert rows == [(1, 9999, 9999), (2, 9, 9), (2, 0, 0)]
