@@ -8,6 +8,7 @@ query gives is stored here ready-made, as the JSON of the validated object.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sqlite3
@@ -155,11 +156,15 @@ def build(cat: Catalogue, target: Path) -> None:
     os.close(fd)
     try:
         engine = create_engine(f"sqlite:///{tmp}")
+        collecting = gc.isenabled()
+        gc.disable()  # rows are built and dropped by the million, none in cycles (as in loader.check)
         try:
             _create_tables(engine)
             _fill(engine, cat)
             _create_indexes(engine)
         finally:
+            if collecting:
+                gc.enable()
             engine.dispose()
         mask = os.umask(0)
         os.umask(mask)
@@ -211,6 +216,28 @@ def _insert_locations(raw: sqlite3.Connection, located: list[tuple[int, str]]) -
             [(ev, *divmod(n, _PACK)) for ev, heads in located for n in json.loads(heads)],
         )
     raw.execute("DROP TABLE temp.located")
+
+
+def _insert_scores(raw: sqlite3.Connection, rows: list[tuple[str, int, int, float]]) -> None:
+    """The ``score`` rows, ``(table_path, layer, head, score)``, each with its rank in its table: SQLite's
+    ``RANK()`` (1 + the number of higher scores, as :func:`catalogue.scores.ranks`), or that function where
+    SQLite has no window functions (before 3.25)."""
+    raw.execute("CREATE TEMP TABLE scored (table_path TEXT, layer INTEGER, head INTEGER, score REAL)")
+    raw.executemany("INSERT INTO temp.scored VALUES (?, ?, ?, ?)", rows)
+    try:
+        raw.execute(
+            "INSERT INTO score (table_path, layer, head, score, rank) SELECT table_path, layer, head, score, "
+            "RANK() OVER (PARTITION BY table_path ORDER BY score DESC) FROM temp.scored"
+        )
+    except sqlite3.OperationalError:  # no window functions
+        tables: dict[str, list[tuple[int, int, float]]] = {}
+        for path, layer, head, score in rows:
+            tables.setdefault(path, []).append((layer, head, score))
+        raw.executemany(
+            "INSERT INTO score (table_path, layer, head, score, rank) VALUES (?, ?, ?, ?, ?)",
+            [(path, *ranked) for path, table in tables.items() for ranked in ranks(table)],
+        )
+    raw.execute("DROP TABLE temp.scored")
 
 
 def _alive(pid: int) -> bool:
@@ -346,14 +373,6 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
             ],
         ),
         (
-            ScoreRow,
-            [
-                {"table_path": t.path, "layer": layer, "head": head, "score": score, "rank": rank}
-                for t in cat.scores.values()
-                for layer, head, score, rank in ranks(t.rows)
-            ],
-        ),
-        (
             MetaRow,
             [
                 {"key": "digest", "value": cat.digest},
@@ -366,6 +385,7 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
         raw = conn.connection.driver_connection
         assert isinstance(raw, sqlite3.Connection)
         raw.execute("PRAGMA synchronous=OFF")
+        raw.execute("PRAGMA cache_size=-131072")  # up to 128 MiB of pages: fewer spills while indexing at scale
         raw.execute(
             "CREATE VIRTUAL TABLE head_fts USING fts5(head_id UNINDEXED, name, aliases, summary, body, "
             "tokenize='porter unicode61')"
@@ -378,3 +398,4 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
                 raw.executemany(f"INSERT INTO {t.name} ({col_list}) VALUES ({params})", rows)
         raw.executemany("INSERT INTO head_fts(head_id, name, aliases, summary, body) VALUES (:i, :n, :a, :s, :b)", fts)
         _insert_locations(raw, located)
+        _insert_scores(raw, [(t.path, *row) for t in cat.scores.values() for row in t.rows])

@@ -303,3 +303,27 @@ def test_locations_are_indexed_in_record_order_with_or_without_json(factory: typ
     _insert_locations(raw, located)
     rows = raw.execute("SELECT evidence_id, layer, head FROM location ORDER BY id").fetchall()
     assert rows == [(1, 9999, 9999), (2, 9, 9), (2, 0, 0)]
+
+
+class _NoWindow(sqlite3.Connection):
+    """An SQLite connection that behaves as if it had no window functions (before 3.25)."""
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if "OVER (" in sql:
+            raise sqlite3.OperationalError('near "(": syntax error')
+        return super().execute(sql, *args)
+
+
+@pytest.mark.parametrize("factory", [sqlite3.Connection, _NoWindow])
+def test_score_ranks_match_the_ranks_function(factory: type[sqlite3.Connection]) -> None:
+    """Rank 1 is a table's highest score, ties share the best rank, each table ranks on its own."""
+    from catalogue.db import _insert_scores
+    from catalogue.scores import ranks
+
+    tables = {"a.csv": [(0, 0, 0.5), (0, 1, 0.9), (1, 0, 0.5), (1, 1, -1.0)], "b.csv": [(0, 0, 2.0), (0, 1, 2.0)]}
+    raw = sqlite3.connect(":memory:", factory=factory)
+    raw.execute("CREATE TABLE score (table_path, layer, head, score, rank)")
+    _insert_scores(raw, [(path, *row) for path, rows in tables.items() for row in rows])
+    got = sorted(raw.execute("SELECT table_path, layer, head, score, rank FROM score").fetchall())
+    assert got == sorted((path, *r) for path, rows in tables.items() for r in ranks(rows))
+    assert [r[4] for r in got] == [2, 1, 2, 4, 1, 1]
