@@ -193,6 +193,22 @@ def test_text_output_fits_80_columns(cache: Path) -> None:
     assert not too_long, too_long[:5]
 
 
+def _script_probe(data: Path, args: list[str], report: str) -> subprocess.CompletedProcess[str]:
+    """Run the `heads` entry point with ``args`` in a fresh interpreter; its last stderr line is ``report``
+    evaluated after the command (for example, which modules it imported). Asserts the command succeeded."""
+    probe = (
+        "import sys\n"
+        f"sys.argv = ['heads', *{args!r}]\n"
+        "from catalogue.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        f"print({report}, file=sys.stderr)\n"
+    )
+    env = {**os.environ, "HEADS_DATA_DIR": str(data)}
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
 @pytest.mark.parametrize(
     "args", [["show", "induction-head"], ["where", "gpt2-small", "L5H5"], ["list", "--stage", "LR"], ["model", "gpt2"]]
 )
@@ -200,17 +216,8 @@ def test_query_path_builds_no_pydantic_model(data: Path, args: list[str]) -> Non
     """The commands users wait on read ready-made answers from the index: once the index exists they import
     neither pydantic nor sqlmodel (nor YAML or BibTeX parsers)."""
     heads(data, "validate")  # builds the index
-    probe = (
-        "import sys\n"
-        f"sys.argv = ['heads', *{args!r}]\n"
-        "from catalogue.cli import main\n"
-        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-        "heavy = {'pydantic', 'sqlmodel', 'sqlalchemy', 'yaml', 'ruamel', 'bibtexparser', 'pylatexenc', 'torch'}\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy), file=sys.stderr)\n"
-    )
-    env = {**os.environ, "HEADS_DATA_DIR": str(data)}
-    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
-    assert r.returncode == 0, r.stderr
+    heavy = "{'pydantic', 'sqlmodel', 'sqlalchemy', 'yaml', 'ruamel', 'bibtexparser', 'pylatexenc', 'torch'}"
+    r = _script_probe(data, args, f"sorted({{m.split('.')[0] for m in sys.modules}} & {heavy})")
     assert r.stderr.strip().splitlines()[-1] == "[]", r.stderr
 
 
@@ -286,16 +293,8 @@ def test_the_script_builds_each_command_alone(command: str) -> None:
 def test_the_script_builds_only_the_group_it_runs(data: Path) -> None:
     """A cold `heads show` imports the query commands only (issue 8's start-up target)."""
     heads(data, "validate")
-    probe = (
-        "import sys\n"
-        "sys.argv = ['heads', 'show', 'induction-head']\n"
-        "from catalogue.cli import main\n"
-        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-        "print(sorted(m for m in sys.modules if m.startswith('catalogue.cli.')), file=sys.stderr)\n"
-    )
-    env = {**os.environ, "HEADS_DATA_DIR": str(data)}
-    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
-    assert r.returncode == 0, r.stderr
+    cli_modules = "sorted(m for m in sys.modules if m.startswith('catalogue.cli.'))"
+    r = _script_probe(data, ["show", "induction-head"], cli_modules)
     assert r.stderr.strip().splitlines()[-1] == "['catalogue.cli._state', 'catalogue.cli.query']", r.stderr
     assert "Induction head" in r.stdout
 

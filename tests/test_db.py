@@ -284,13 +284,20 @@ def test_freshness_key_changes_with_any_data_file(write_data: WriteData, where: 
     assert fingerprint(data_paths(d))[0] == after  # deterministic
 
 
-class _NoJson(sqlite3.Connection):
-    """An SQLite connection that behaves as if built without JSON functions."""
+def _without(feature: str, marker: str) -> type[sqlite3.Connection]:
+    """An SQLite connection that behaves as if built without ``feature``: SQL holding ``marker`` fails."""
 
-    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
-        if "json_each" in sql:
-            raise sqlite3.OperationalError("no such table: json_each")
-        return super().execute(sql, *args)
+    class Without(sqlite3.Connection):
+        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+            if marker in sql:
+                raise sqlite3.OperationalError(f"no {feature} in this SQLite")
+            return super().execute(sql, *args)
+
+    return Without
+
+
+_NoJson = _without("JSON functions", "json_each")
+_NoWindow = _without("window functions", "OVER (")
 
 
 @pytest.mark.parametrize("factory", [sqlite3.Connection, _NoJson])
@@ -303,15 +310,6 @@ def test_locations_are_indexed_in_record_order_with_or_without_json(factory: typ
     _insert_locations(raw, located)
     rows = raw.execute("SELECT evidence_id, layer, head FROM location ORDER BY id").fetchall()
     assert rows == [(1, 9999, 9999), (2, 9, 9), (2, 0, 0)]
-
-
-class _NoWindow(sqlite3.Connection):
-    """An SQLite connection that behaves as if it had no window functions (before 3.25)."""
-
-    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
-        if "OVER (" in sql:
-            raise sqlite3.OperationalError('near "(": syntax error')
-        return super().execute(sql, *args)
 
 
 @pytest.mark.parametrize("factory", [sqlite3.Connection, _NoWindow])
