@@ -97,3 +97,28 @@ def test_models_to_check_are_the_models_with_claims(tmp_path: Path) -> None:
     assert listed == expected
     assert "gpt2-small" in listed
     index.dispose()
+
+
+def test_browser_setup_without_chromium_or_apt_says_how_to_install(tmp_path: Path) -> None:
+    """On a machine without Chromium and without apt-get, tests/browser_setup.sh fails with a message saying
+    what to install (scripts/test then goes on and the browser tests skip with their reason)."""
+    import shutil
+    import subprocess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "id"):  # all the script needs before it gives up
+        found = shutil.which(tool)
+        assert found is not None
+        (bin_dir / tool).symlink_to(found)
+    r = subprocess.run(
+        [str(bin_dir / "bash"), str(Path(__file__).parent / "browser_setup.sh")],
+        capture_output=True,
+        text=True,
+        env={"PATH": str(bin_dir)},
+        timeout=60,
+    )
+    assert r.returncode == 1, r.stderr
+    assert "no apt-get" in r.stderr and "install chromium and chromedriver" in r.stderr
+    script = (Path(__file__).parent.parent / "scripts" / "test").read_text(encoding="utf-8")
+    assert "if ! bash tests/browser_setup.sh; then" in script  # a failed setup does not stop the checks
