@@ -215,11 +215,6 @@ def parse_location(text: str) -> tuple[int, int]:
 
     Raises ``ValueError`` naming the accepted forms, or the limit when an index is above :data:`MAX_INDEX`.
     """
-    if text[:1] == "L":  # the catalogue's own spelling, L9H9, without the regex (the loader parses 100,000s)
-        layer, _, head = text[1:].partition("H")
-        if 0 < len(layer) <= 9 and 0 < len(head) <= 9 and layer.isdecimal() and head.isdecimal():
-            if int(layer) <= MAX_INDEX and int(head) <= MAX_INDEX:
-                return int(layer), int(head)
     m = _LOCATION_RE.match(text)
     if not m:
         raise ValueError(f"{text!r} is not a head location: write L<layer>H<head> (0-indexed), e.g. L9H9 or 9.9")

@@ -309,3 +309,10 @@ def test_the_script_suggests_a_command_for_a_typo(data: Path) -> None:
         timeout=60,
     )
     assert r.returncode == 2 and "show" in r.stderr, r.stderr
+
+
+def test_the_cli_conventions_are_the_numbering_conventions() -> None:
+    from catalogue.cli._state import Convention
+    from catalogue.numbering import CONVENTIONS
+
+    assert tuple(c.value for c in Convention) == CONVENTIONS

@@ -160,4 +160,4 @@ def command_of(args: Sequence[str]) -> Optional[str]:
 def main() -> None:
     """Entry point of the `heads` script: builds the command it runs (the whole command line if unsure)."""
     command = command_of(sys.argv[1:])
-    run(build_app((COMMAND_GROUPS[command],), command=command) if command else __getattr__("app"))
+    run(build_app((COMMAND_GROUPS[command],), command=command) if command else build_app())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Optional
 
@@ -14,7 +15,20 @@ from catalogue.errors import CatalogueError, Problem, UsageError, format_problem
 if TYPE_CHECKING:
     from catalogue.index import Index
 
-__all__ = ["State", "fail", "print_problems", "state"]
+__all__ = ["Convention", "State", "fail", "print_problems", "state"]
+
+
+class Convention(str, Enum):
+    """How a paper numbers heads (``--convention`` of `new`, `add-evidence` and `id`): the values of
+    :data:`catalogue.numbering.CONVENTIONS`, written out so that a query does not import that module
+    (tests/test_cli.py checks that the two agree)."""
+
+    zero = "0-indexed"
+    one = "1-indexed"
+    one_layers = "1-indexed-layers"
+    one_heads = "1-indexed-heads"
+    flat = "flat"
+    flat_one = "flat-1-indexed"
 
 
 @dataclass

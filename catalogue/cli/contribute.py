@@ -11,7 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from catalogue.cli._state import state
+from catalogue.cli._state import Convention, state
 from catalogue.errors import UsageError
 
 __all__ = ["app"]
@@ -186,15 +186,6 @@ StanceOpt = Annotated[Optional[str], typer.Option(help="support (default), quali
 ScoresOpt = Annotated[
     Optional[str], typer.Option(help="The authors' per-head score table, data/scores/<cite>/<model>.csv.")
 ]
-
-
-class Convention(str, Enum):
-    zero = "0-indexed"
-    one = "1-indexed"
-    one_layers = "1-indexed-layers"
-    one_heads = "1-indexed-heads"
-    flat = "flat"
-    flat_one = "flat-1-indexed"
 
 
 Conv = Annotated[

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from catalogue.cli._state import state
+from catalogue.cli._state import Convention, state
 
 __all__ = ["app"]
 
@@ -241,15 +241,6 @@ class Status(str, Enum):
     current = "current"
     withdrawn = "withdrawn"
     all = "all"
-
-
-class Convention(str, Enum):
-    zero = "0-indexed"
-    one = "1-indexed"
-    one_layers = "1-indexed-layers"
-    one_heads = "1-indexed-heads"
-    flat = "flat"
-    flat_one = "flat-1-indexed"
 
 
 @app.command("heads-of", rich_help_panel=PANEL)

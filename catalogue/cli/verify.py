@@ -32,6 +32,7 @@ _MODEL_HELP = (
     "(offline), a registry id, a Hugging Face hub id or folder, or tl:NAME (TransformerLens)."
 )
 _SEEDS = Annotated[str, typer.Option("--seeds", help="Probe seeds to average over, comma-separated.")]
+_BATCH = Annotated[int, typer.Option(help="Probe sequences per forward pass.", min=1, max=1024)]
 _DEVICE = Annotated[str, typer.Option("--device", help="torch device, e.g. cpu or cuda.")]
 _DTYPE = Annotated[
     str | None, typer.Option("--dtype", help="float32, bfloat16 or float16 (default: bfloat16 above 1B parameters).")
@@ -174,7 +175,7 @@ def verify(
         bool, typer.Option("--record", help="With --claims: write each claim's `checked` block into the data.")
     ] = False,
     heads: Annotated[str | None, typer.Option("--heads", help="Only these heads, e.g. 1.2,L0H3 (0-indexed).")] = None,
-    batch: Annotated[int, typer.Option(help="Probe sequences per forward pass.", min=1, max=1024)] = 16,
+    batch: _BATCH = 16,
     seeds: _SEEDS = "0,1,2",
     device: _DEVICE = "cpu",
     dtype: _DTYPE = None,
@@ -286,7 +287,7 @@ def scan(
         typer.Option("--emit-yaml", help="Write candidate evidence entries for heads.yaml to this file ('-': stdout)."),
     ] = None,
     details: Annotated[bool, typer.Option("--details", help="Print every check's score table.")] = False,
-    batch: Annotated[int, typer.Option(help="Probe sequences per forward pass.", min=1, max=1024)] = 16,
+    batch: _BATCH = 16,
     seeds: _SEEDS = "0,1,2",
     device: _DEVICE = "cpu",
     dtype: _DTYPE = None,
