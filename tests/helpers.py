@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,13 @@ def write_data(
         for stem, text in head_texts.items():
             (hdir / f"{stem}.yaml").write_text(text)
     return folder
+
+
+def git(repo: Path, *args: str) -> None:
+    """Run git in ``repo`` as a throwaway author (no signing): for tests that make commits."""
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )

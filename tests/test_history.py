@@ -15,19 +15,10 @@ from catalogue.cli import app
 from catalogue.errors import UsageError
 from catalogue.history import diff, diff_texts
 from tests.conftest import WriteData
-from tests.helpers import make_head, make_prev
+from tests.helpers import git, make_head, make_prev
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 runner = CliRunner()
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-    )
 
 
 def dump(heads: list[dict[str, object]]) -> str:

@@ -19,7 +19,7 @@ from catalogue.history import changelog
 from catalogue.paths import data_version
 from catalogue.render.api import api_files
 from tests.conftest import WriteData
-from tests.helpers import DATA, ROOT, make_head, make_prev
+from tests.helpers import DATA, ROOT, git, make_head, make_prev
 
 runner = CliRunner()
 jsonschema = pytest.importorskip("jsonschema", reason="the schema checks need jsonschema (a dev dependency)")
@@ -119,15 +119,6 @@ def test_data_version_is_semantic_and_separate_from_the_package(tmp_path: Path) 
 
 
 # --------------------------------------------------------------------------- changelog and citation
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-    )
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")

