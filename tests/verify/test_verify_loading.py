@@ -9,26 +9,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tests.verify.conftest import NO_TORCH, minilm_tokenizer
+from tests.verify.conftest import NO_TORCH, minilm_tokenizer, tiny_llama_config
 
 torch = pytest.importorskip("torch", reason=NO_TORCH)
 transformers = pytest.importorskip("transformers", reason="transformers is not installed")
 
 from catalogue.cli import app  # noqa: E402
 from catalogue.verify import VerifyError, load_model, scan  # noqa: E402
-
-
-def _llama_config(vocab: int, **kw: Any) -> Any:
-    return transformers.LlamaConfig(
-        vocab_size=vocab,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        **kw,
-    )
 
 
 def _save(model: Any, tok: Any, folder: Path) -> Path:
@@ -42,7 +29,7 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """GQA Llama (4 query heads, 2 KV heads) whose embedding (3000 rows) is smaller than its tokenizer."""
     tok = minilm_tokenizer()
     torch.manual_seed(0)
-    return _save(transformers.LlamaForCausalLM(_llama_config(3000)), tok, tmp_path_factory.mktemp("llama"))
+    return _save(transformers.LlamaForCausalLM(tiny_llama_config(3000)), tok, tmp_path_factory.mktemp("llama"))
 
 
 def test_probe_ids_come_from_one_pool_below_the_embedding(tiny_llama: Path) -> None:
@@ -71,7 +58,7 @@ def test_gqa_value_heads_follow_their_kv_group(tiny_llama: Path) -> None:
 
 def test_decoder_without_lm_head_is_still_causal(tiny_llama: Path, tmp_path: Path) -> None:
     torch.manual_seed(0)
-    folder = _save(transformers.LlamaModel(_llama_config(3000)), minilm_tokenizer(), tmp_path / "base")
+    folder = _save(transformers.LlamaModel(tiny_llama_config(3000)), minilm_tokenizer(), tmp_path / "base")
     model = load_model(str(folder))
     assert model.causal and not model.has_lm_head and model.ov is None
     patterns, logits = model.run(torch.randint(2000, 2900, (1, 6)))
