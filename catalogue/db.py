@@ -13,12 +13,14 @@ import json
 import os
 import sqlite3
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sqlalchemy import Engine, Index, event
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import Field, SQLModel, create_engine
 
+from catalogue.files import pid_alive
 from catalogue.paths import SCHEMA_VERSION
 from catalogue.schema import Catalogue, Reference
 from catalogue.scores import ranks
@@ -225,36 +227,24 @@ def _insert_locations(raw: sqlite3.Connection, located: list[tuple[int, str]]) -
     raw.execute("DROP TABLE temp.located")
 
 
-def _insert_scores(raw: sqlite3.Connection, rows: list[tuple[str, int, int, float]]) -> None:
-    """The ``score`` rows, ``(table_path, layer, head, score)``, each with its rank in its table: SQLite's
-    ``RANK()`` (1 + the number of higher scores, as :func:`catalogue.scores.ranks`), or that function where
-    SQLite has no window functions (before 3.25)."""
+def _insert_scores(raw: sqlite3.Connection, tables: Mapping[str, Sequence[tuple[int, int, float]]]) -> None:
+    """The ``score`` rows of ``tables`` (table path -> ``(layer, head, score)`` rows), each with its rank in its
+    table: SQLite's ``RANK()`` (1 + the number of higher scores, as :func:`catalogue.scores.ranks`), or that
+    function where SQLite has no window functions (before 3.25)."""
     raw.execute("CREATE TEMP TABLE scored (table_path TEXT, layer INTEGER, head INTEGER, score REAL)")
-    raw.executemany("INSERT INTO temp.scored VALUES (?, ?, ?, ?)", rows)
+    flat = [(path, *row) for path, rows in tables.items() for row in rows]
+    raw.executemany("INSERT INTO temp.scored VALUES (?, ?, ?, ?)", flat)
     try:
         raw.execute(
             "INSERT INTO score (table_path, layer, head, score, rank) SELECT table_path, layer, head, score, "
             "RANK() OVER (PARTITION BY table_path ORDER BY score DESC) FROM temp.scored"
         )
     except sqlite3.OperationalError:  # no window functions
-        tables: dict[str, list[tuple[int, int, float]]] = {}
-        for path, layer, head, score in rows:
-            tables.setdefault(path, []).append((layer, head, score))
         raw.executemany(
             "INSERT INTO score (table_path, layer, head, score, rank) VALUES (?, ?, ?, ?, ?)",
-            [(path, *ranked) for path, table in tables.items() for ranked in ranks(table)],
+            [(path, *ranked) for path, rows in tables.items() for ranked in ranks(rows)],
         )
     raw.execute("DROP TABLE temp.scored")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
 
 
 def remove_stale(folder: Path) -> list[Path]:
@@ -262,7 +252,7 @@ def remove_stale(folder: Path) -> list[Path]:
     removed = []
     for p in folder.glob(".index-*.tmp*"):
         parts = p.name.split("-")
-        if len(parts) > 2 and parts[1].isdigit() and not _alive(int(parts[1])):
+        if len(parts) > 2 and parts[1].isdigit() and not pid_alive(int(parts[1])):
             p.unlink(missing_ok=True)
             removed.append(p)
     return removed
@@ -405,4 +395,4 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
                 raw.executemany(f"INSERT INTO {t.name} ({col_list}) VALUES ({params})", rows)
         raw.executemany("INSERT INTO head_fts(head_id, name, aliases, summary, body) VALUES (:i, :n, :a, :s, :b)", fts)
         _insert_locations(raw, located)
-        _insert_scores(raw, [(t.path, *row) for t in cat.scores.values() for row in t.rows])
+        _insert_scores(raw, {t.path: t.rows for t in cat.scores.values()})

@@ -182,11 +182,12 @@ def test_stale_temporary_files_of_dead_processes_are_removed(write_data: WriteDa
     cache.mkdir(parents=True, exist_ok=True)
     stale = [cache / f".index-{pid}-abc.tmp", cache / f".index-{pid}-abc.tmp-journal"]
     mine = cache / f".index-{os.getpid()}-live.tmp"
-    for p in [*stale, mine]:
+    odd = cache / f".index-{10**30}-x.tmp"  # a pid os.kill cannot take: counted as running, left alone
+    for p in [*stale, mine, odd]:
         p.write_bytes(b"x")
     Index.open(data_paths(write_data()))
     assert not any(p.exists() for p in stale)
-    assert mine.exists()  # a live process's file is left alone
+    assert mine.exists() and odd.exists()  # a live process's file is left alone
     mine.unlink()
 
 
@@ -321,7 +322,7 @@ def test_score_ranks_match_the_ranks_function(factory: type[sqlite3.Connection])
     tables = {"a.csv": [(0, 0, 0.5), (0, 1, 0.9), (1, 0, 0.5), (1, 1, -1.0)], "b.csv": [(0, 0, 2.0), (0, 1, 2.0)]}
     raw = sqlite3.connect(":memory:", factory=factory)
     raw.execute("CREATE TABLE score (table_path, layer, head, score, rank)")
-    _insert_scores(raw, [(path, *row) for path, rows in tables.items() for row in rows])
+    _insert_scores(raw, tables)
     got = sorted(raw.execute("SELECT table_path, layer, head, score, rank FROM score").fetchall())
     assert got == sorted((path, *r) for path, rows in tables.items() for r in ranks(rows))
     assert [r[4] for r in got] == [2, 1, 2, 4, 1, 1]
