@@ -229,8 +229,7 @@ def test_no_internal_note_shown_to_readers(head: HeadType) -> None:
 
 
 # --------------------------------------------------------------------------- issue 11 targets
-#: Targets of issue 11. Those not reached yet are strict xfails: the suite stays green and says how far
-#: the data is; when a target is met the xfail turns into a failure, so its marker is removed.
+#: Targets of issue 11, all reached: each test below fails if the data falls back under its target.
 WEAK_SHARE_TARGET = 0.20
 LOCATED_TARGET, LOCATED_MODELS_TARGET = 250, 60
 SCORES_TARGET = 10_000
@@ -239,10 +238,6 @@ WORKS_TARGET = 230
 WEAK = [eid for eid, e in EVIDENCE if e.source_kind in WEAK_SOURCE_KINDS]
 LOCATED = [(eid, e) for eid, e in EVIDENCE if e.locations and e.deprecated is None]  # a withdrawn claim places no head
 LOCATED_MODELS = {e.model for _, e in LOCATED if e.model}
-
-
-def _target(reached: bool, what: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(not reached, reason=f"issue 11 target not reached yet: {what}", strict=True)
 
 
 #: A head named in prose: ``L5H5`` or ``head 5.5`` / ``heads 5:5`` (the spellings notes use).
@@ -280,25 +275,16 @@ _POINTER = re.compile(
 NO_POINTER = {eid: e.id for eid, e in LOCATED if not _POINTER.search(e.source or "")}
 
 
-@_target(not NO_POINTER, f"{len(NO_POINTER)} located records name no commit, table, figure or section")
 def test_every_located_record_points_to_where_it_was_read() -> None:
     """Issue 11: every located record's pointer can be re-read: its `source` names a file at a commit or a
     numbered part of the work (a section, table, figure, appendix or page)."""
     assert not NO_POINTER, NO_POINTER
 
 
-@_target(
-    len(WEAK) <= WEAK_SHARE_TARGET * len(EVIDENCE),
-    f"{len(WEAK)} of {len(EVIDENCE)} records rest on an abstract or a third-party summary",
-)
 def test_at_most_a_fifth_of_evidence_rests_on_abstracts_or_summaries() -> None:
     assert len(WEAK) <= WEAK_SHARE_TARGET * len(EVIDENCE), f"{len(WEAK)}/{len(EVIDENCE)}: {WEAK}"
 
 
-@_target(
-    len(LOCATED) >= LOCATED_TARGET and len(LOCATED_MODELS) >= LOCATED_MODELS_TARGET,
-    f"{len(LOCATED)} located records over {len(LOCATED_MODELS)} models",
-)
 def test_enough_located_evidence_over_enough_models() -> None:
     assert len(LOCATED) >= LOCATED_TARGET and len(LOCATED_MODELS) >= LOCATED_MODELS_TARGET
 
@@ -318,10 +304,6 @@ MISSING_DIMENSIONS = {
 MISSING_DIMENSIONS = {m: ds for m, ds in MISSING_DIMENSIONS.items() if ds}
 
 
-@_target(
-    not MISSING_DIMENSIONS,
-    f"{len(MISSING_DIMENSIONS)} of {len(NAMED_MODELS)} models named by evidence lack a number: {MISSING_DIMENSIONS}",
-)
 def test_every_model_evidence_names_has_its_four_numbers() -> None:
     """Issue 11: every model that evidence names has layers, query heads, KV heads and parameters (with the
     source, which the schema requires once a number is given)."""
@@ -333,6 +315,5 @@ def test_enough_per_head_scores() -> None:
     assert sum(len(t.rows) for t in CAT.scores.values()) >= SCORES_TARGET
 
 
-@_target(len(REFS) >= WORKS_TARGET, f"{len(REFS)} works")
 def test_enough_works() -> None:
     assert len(REFS) >= WORKS_TARGET
