@@ -289,12 +289,17 @@ def import_duo(mirror: Path) -> int:
         else:
             meta["selected_note"] = (
                 f"not listed: gates tie at the cut-off {cut!r}, so the authors' random tie-break decides; "
-                "selected_above_cut lists the heads strictly above it, kept under every tie-break"
+                "selected_above_cut lists the heads strictly above it, kept under every tie-break, and "
+                "streaming_below_cut those strictly below it, streaming heads under every tie-break"
             )
             above = sorted(k for k, v in table.items() if min(max(v, 0.0), 1.0) > cut)
+            streaming = sorted(k for k, v in table.items() if min(max(v, 0.0), 1.0) < cut)
             meta["selected_above_cut_count"] = len(above)
             key = "selected_above_cut_kv_heads" if gqa else "selected_above_cut"
             meta[key] = [f"L{layer}KV{head}" if gqa else loc(layer, head) for layer, head in above]
+            meta["streaming_below_cut_count"] = len(streaming)
+            key = "streaming_below_cut_kv_heads" if gqa else "streaming_below_cut"
+            meta[key] = [f"L{layer}KV{head}" if gqa else loc(layer, head) for layer, head in streaming]
         rows += write_table("xiao2024duoattention", model, table, meta)
     return rows
 
@@ -349,6 +354,31 @@ FEUCHT_ATTENTION_KEYS = {
 }
 
 
+FEUCHT_PATCH_K = 80  # scripts/language_patching.py: parser.add_argument('--k', default=80, type=int)
+
+
+def feucht_patched_heads(mirror: Path, folder: str, table: Table) -> dict[str, object]:
+    """The heads language_patching.py patches by default: the first k of the released concept-copying ordering.
+
+    Raises SystemExit if the ordering file does not rank the heads as the released scores do (then the
+    selection would not be a selection on this table).
+    """
+    path = f"cache/head_orderings/{folder}/concept_copying.json"
+    top = [(int(layer), int(head)) for layer, head in json.loads(show(mirror, path))[:FEUCHT_PATCH_K]]
+    ranked = sorted(table, key=lambda key: -table[key])[:FEUCHT_PATCH_K]
+    if top != ranked:
+        raise SystemExit(f"{path}: the first {FEUCHT_PATCH_K} heads are not the top of the concept-copying scores")
+    return {
+        "selected_top80_rule": (
+            f"the first {FEUCHT_PATCH_K} heads of {path} (the heads ranked by this score, highest first; equal to "
+            "this table's ranking, checked on import): scripts/language_patching.py patches "
+            "json.load(...)[:args.k] with --k default 80 and --head_ordering default concept_copying, and the "
+            "README's Section 5 example runs it with --k 80"
+        ),
+        "selected_top80": [loc(layer, head) for layer, head in top],
+    }
+
+
 def import_feucht(mirror: Path) -> int:
     commit = head_commit(mirror)
     rows = 0
@@ -381,6 +411,8 @@ def import_feucht(mirror: Path) -> int:
                     "language_patching.py --k); the k used for each reported result was not read in the paper"
                 ),
             }
+            if kind == "concept_copying":
+                meta.update(feucht_patched_heads(mirror, folder, table))
             rows += write_table("feucht2025dualroute", f"{model}.{kind.replace('_', '-')}", table, meta)
         for variant, ents in FEUCHT_ATTENTION_FILES.items():
             path = f"cache/attention_scores/{folder}/{variant}.json"
@@ -740,11 +772,14 @@ RLKV_SCORES = {
 }
 
 
-def kept_under_every_tie_break(table: Table, sparsity: float) -> tuple[list[tuple[int, int]], int, int]:
-    """Heads that sparsify_attention_heads(sparsity=s) keeps whatever its tie-breaking noise.
+def kept_under_every_tie_break(
+    table: Table, sparsity: float
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]], int, int]:
+    """Heads that sparsify_attention_heads(sparsity=s) keeps, and those it drops, whatever its tie-breaking noise.
 
     With n distinct noisy values, np.quantile(values, s) (linear) lies at position p = s * (n - 1), so the heads at
-    or above it are the top k = n - ceil(p). Returns (heads kept under every draw, k, number tied at the boundary).
+    or above it are the top k = n - ceil(p). Returns (heads kept under every draw, heads dropped under every draw,
+    k, number tied at the boundary).
     """
     import math
 
@@ -756,7 +791,8 @@ def kept_under_every_tie_break(table: Table, sparsity: float) -> tuple[list[tupl
     crosses = k < n and ordered[k] == boundary
     kept = sorted(key for key, v in clipped.items() if (v > boundary if crosses else v >= boundary))
     tied = sum(1 for v in clipped.values() if v == boundary) if crosses else 0
-    return kept, k, tied
+    dropped = sorted(key for key, v in clipped.items() if v < boundary)
+    return kept, dropped, k, tied
 
 
 def import_rlkv(mirror: Path) -> int:
@@ -813,17 +849,19 @@ def import_rlkv_table(
             "(base/duo_attn/utils.py sparsify_attention_heads, called by eval/bench/pred.py for --method rlkv and "
             "duo_attn; README 'Method': 'KV heads are ranked by learned alpha; the top-k receive full KV cache'); "
             "the sparsities of the reported results are read in README 'Near-Lossless Performance' (baselines run "
-            "'at the same sparsity thresholds'). selected_sp<s> lists the KV heads kept under every tie-break"
+            "'at the same sparsity thresholds'). selected_sp<s> lists the KV heads kept under every tie-break, "
+            "streaming_sp<s> those that run on sink + recent tokens under every tie-break"
         ),
     }
     for sparsity, benchmarks in sorted(settings.items()):
-        kept, k, tied = kept_under_every_tie_break(table, sparsity)
+        kept, dropped, k, tied = kept_under_every_tie_break(table, sparsity)
         tag = f"sp{sparsity}"
         meta[f"selected_{tag}_benchmarks"] = benchmarks
         meta[f"selected_{tag}_count"] = f"{len(kept)} of the {k} kept" + (
             f" ({tied} tied at the boundary, decided by the random tie-break)" if tied else ""
         )
         meta[f"selected_{tag}_kv_heads"] = [f"L{layer}KV{head}" for layer, head in kept]
+        meta[f"streaming_{tag}_kv_heads"] = [f"L{layer}KV{head}" for layer, head in dropped]
     return write_table("du2025which", f"{model}.{kind}", table, meta)
 
 

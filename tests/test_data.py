@@ -12,6 +12,7 @@ from catalogue.loader import check
 from catalogue.schema import Evidence, HeadType, Reference
 from catalogue.vocab import SOURCE_KINDS, WEAK_SOURCE_KINDS
 
+ROOT = Path(__file__).resolve().parent.parent
 CAT, PROBLEMS = check()
 HEADS: list[HeadType] = list(CAT.heads.values()) if CAT else []
 REFS: list[Reference] = list(CAT.references.values()) if CAT else []
@@ -279,6 +280,68 @@ def test_every_located_record_points_to_where_it_was_read() -> None:
     """Issue 11: every located record's pointer can be re-read: its `source` names a file at a commit or a
     numbered part of the work (a section, table, figure, appendix or page)."""
     assert not NO_POINTER, NO_POINTER
+
+
+#: A head list in a score table's manifest: ``L3H7`` (query head) or ``L3KV1`` (key/value head).
+_LISTED_HEAD = re.compile(r"L(\d+)(H|KV)(\d+)")
+
+
+def _manifest_selections(table: str) -> dict[str, frozenset[tuple[int, int]]]:
+    """Every head list of a score table's manifest as query heads (a KV head stands for the query heads that
+    share it), with the complement of each, named ``not <list>``: the sets a record on the table may place."""
+    import yaml
+
+    assert CAT is not None
+    meta = yaml.safe_load((ROOT / table).with_suffix(".yaml").read_text(encoding="utf-8"))
+    model = CAT.models[meta["model"]]
+    assert model.layers and model.heads and model.kv_heads
+    group = model.heads // model.kv_heads
+    every = frozenset((layer, head) for layer in range(model.layers) for head in range(model.heads))
+    lists: dict[str, frozenset[tuple[int, int]]] = {}
+    for key, value in meta.items():
+        if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+            continue
+        parsed = [_LISTED_HEAD.fullmatch(v) for v in value]
+        if not all(parsed):
+            continue
+        heads: set[tuple[int, int]] = set()
+        for m in parsed:
+            assert m is not None
+            layer, unit, index = int(m[1]), m[2], int(m[3])
+            if unit == "KV" or meta.get("head_unit") == "kv_head":
+                heads.update((layer, index * group + i) for i in range(group))
+            else:
+                heads.add((layer, index))
+        lists[key] = frozenset(heads)
+        lists[f"not {key}"] = every - heads
+    return lists
+
+
+SCORED = [(eid, e) for eid, e in LOCATED if e.scores]
+
+
+@pytest.mark.parametrize(("eid", "ev"), SCORED, ids=[eid for eid, _ in SCORED])
+def test_a_record_on_a_score_table_places_a_selection_its_manifest_lists(eid: str, ev: Evidence) -> None:
+    """Issue 11: a located record on a released score table is re-read by machine: its heads are exactly one of
+    the selections scripts/import_scores.py computed from the authors' file under their rule (or the rest of the
+    model), so a head mistyped, dropped or cut off by us fails here."""
+    assert ev.scores is not None
+    placed = frozenset((loc.layer, loc.head) for loc in ev.locations)
+    selections = _manifest_selections(ev.scores)
+    assert placed in selections.values(), (
+        f"{ev.id}: its {len(placed)} heads are none of {sorted(selections)} in {ev.scores}"
+    )
+
+
+def test_every_scored_record_is_checked_against_its_table() -> None:
+    assert len(SCORED) >= 58
+
+
+def test_a_record_missing_one_head_of_its_selection_is_caught() -> None:
+    eid, ev = next((eid, e) for eid, e in SCORED if len(e.locations) > 1)
+    assert ev.scores is not None
+    short = frozenset((loc.layer, loc.head) for loc in ev.locations[1:])
+    assert short not in _manifest_selections(ev.scores).values(), eid
 
 
 def test_at_most_a_fifth_of_evidence_rests_on_abstracts_or_summaries() -> None:
