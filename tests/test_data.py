@@ -344,6 +344,55 @@ def test_a_record_missing_one_head_of_its_selection_is_caught() -> None:
     assert short not in _manifest_selections(ev.scores).values(), eid
 
 
+#: The re-reads of located records at their pointer (data/audit.yaml; its header says what an entry means).
+AUDIT_FILE = ROOT / "data" / "audit.yaml"
+OUTCOMES = ("matched", "corrected")
+OWN_CITE = "attentionheadcatalogue2026"  # the catalogue's own measurements: re-run by `heads verify`, not re-read
+
+
+def _rereads() -> list[dict[str, object]]:
+    import yaml
+
+    entries = yaml.safe_load(AUDIT_FILE.read_text(encoding="utf-8"))["rereads"]
+    assert isinstance(entries, list)
+    return entries
+
+
+REREADS = _rereads()
+BY_ID = {e.id: e for _, e in EVIDENCE if e.id}
+
+
+@pytest.mark.parametrize("entry", REREADS, ids=[str(e.get("id")) for e in REREADS])
+def test_reread_entry_is_well_formed(entry: dict[str, object]) -> None:
+    assert set(entry) <= {"id", "date", "read", "heads", "outcome", "note"}, sorted(entry)
+    ev = BY_ID.get(str(entry["id"]))
+    assert ev is not None, f"{entry['id']} is not an evidence id"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(entry["date"]))
+    assert entry["outcome"] in OUTCOMES, f"{entry['id']}: outcome {entry['outcome']!r} not in {OUTCOMES}"
+    assert entry["outcome"] == "matched" or entry.get("note"), f"{entry['id']}: a correction says what changed"
+    read = str(entry["read"])
+    assert _POINTER.search(read) or re.search(r"\bcommit [0-9a-f]{7,40}\b", read), f"{entry['id']}: read {read!r}"
+    assert entry["heads"] == len(ev.locations), (
+        f"{entry['id']} had {entry['heads']} heads when re-read and has {len(ev.locations)} now: re-read it again"
+    )
+
+
+def test_no_record_is_reread_twice_in_the_log() -> None:
+    ids = [e["id"] for e in REREADS]
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+
+
+NOT_REREAD = sorted(
+    e.id or eid for eid, e in LOCATED if e.cite != OWN_CITE and not e.scores and e.id not in {r["id"] for r in REREADS}
+)
+
+
+def test_every_located_record_was_reread_at_its_pointer() -> None:
+    """Issue 11: every located record's pointer was re-read in its source (data/audit.yaml), except those a
+    machine re-reads (records on a score table, above) and the catalogue's own measurements."""
+    assert not NOT_REREAD, f"{len(NOT_REREAD)} located records not re-read: {NOT_REREAD}"
+
+
 def test_at_most_a_fifth_of_evidence_rests_on_abstracts_or_summaries() -> None:
     assert len(WEAK) <= WEAK_SHARE_TARGET * len(EVIDENCE), f"{len(WEAK)}/{len(EVIDENCE)}: {WEAK}"
 
