@@ -124,7 +124,7 @@ def fingerprint(paths: DataPaths) -> tuple[str, bool]:
         return found
 
     add_folder(paths.heads, "heads/")
-    for file in (paths.models, paths.taxonomy, paths.references):
+    for file in (paths.models, paths.taxonomy, paths.references, paths.audit):
         add(file, file.name)
     for entry in add_folder(paths.scores, "scores/"):
         if entry.is_dir():

@@ -38,6 +38,7 @@ from catalogue.schema import (
     HeadType,
     ModelInfo,
     Reference,
+    Reread,
     Taxonomy,
 )
 from catalogue.scores import ScoreTable, evidence_problem, parse_table
@@ -482,6 +483,7 @@ def _check(paths: DataPaths, overrides: Mapping[Path, str] | None = None) -> tup
     cite_names = cite_keys if bib_text is not None else None
     problems.extend(_cross_check(heads, known_ids, model_ids, cite_names, model_names))
     problems.extend(_check_scores(heads, tables, model_ids))
+    rereads = _read_audit(paths, heads, known_ids, problems, read, overrides)
 
     if taxonomy is not None:
         if taxonomy.cite not in cite_keys:
@@ -514,6 +516,7 @@ def _check(paths: DataPaths, overrides: Mapping[Path, str] | None = None) -> tup
         taxonomy=taxonomy,
         references=references,
         scores=list(tables.values()),
+        rereads=rereads,
         digest=paths.digest(read),
     )
     for key in sorted(set(references) - cat.cited_keys()):
@@ -552,6 +555,59 @@ def _read_tables(
         if table is not None and not messages:
             tables[rel] = table
     return tables
+
+
+def _read_audit(
+    paths: DataPaths,
+    heads: list[_HeadFile],
+    known_ids: set[str],
+    problems: Report,
+    read: dict[Path, bytes],
+    overrides: Mapping[Path, str] | None,
+) -> list[Reread]:
+    """The second readings logged in ``audit.yaml`` (optional), each naming an evidence record of the data.
+
+    A record whose locations changed since its re-read gets a warning: the entry no longer vouches for it."""
+    if not (paths.audit.is_file() or (overrides and paths.audit in overrides)):
+        return []
+    doc, lines, name = _load_yaml(paths.audit, "rereads", problems, read, overrides)
+    if not isinstance(doc, dict):
+        return []
+    entries = _validate_list(Reread, doc["rereads"], "rereads", name, lines, problems)
+    records = {e.id: e for f in heads for e in f.head.evidence if e.id}
+    complete = not known_ids - {f.head.id for f in heads}  # a head file that failed to load may hold the id
+    seen: set[str] = set()
+    for i, r in entries:
+        where = f"rereads[{i}] ({r.id})"
+        if r.id in seen:
+            problems.add(
+                Problem(name, lines(("rereads", i, "id")), where, "re-read twice", "keep one entry per record")
+            )
+        seen.add(r.id)
+        e = records.get(r.id)
+        if e is None:
+            if complete:
+                problems.add(
+                    Problem(
+                        name,
+                        lines(("rereads", i, "id")),
+                        where,
+                        f"unknown evidence id {r.id!r}",
+                        f"use the `id:` of a record in {_display(paths.heads)}/",
+                    )
+                )
+        elif r.heads != len(e.locations):
+            problems.add(
+                Problem(
+                    name,
+                    lines(("rereads", i, "heads")),
+                    where,
+                    f"re-read when it had {r.heads} heads; it has {len(e.locations)} now",
+                    "re-read the record at its pointer and update this entry",
+                    "warning",
+                )
+            )
+    return [r for _, r in entries]
 
 
 def _check_scores(

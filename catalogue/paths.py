@@ -6,6 +6,7 @@ The data folder (``data/`` by default)::
     models.yaml       the model registry
     taxonomy.yaml     stages, sub-categories, methods and benchmarks
     references.bib    every cited work
+    audit.yaml        second readings of located records at their pointer (optional)
     scores/<cite>/    per-head score tables (.csv) and their manifests (.yaml)
 
 Index files live in a user cache folder; their name carries the data's content hash and
@@ -66,6 +67,11 @@ class DataPaths:
     def references(self) -> Path:
         return self.folder / "references.bib"
 
+    @property
+    def audit(self) -> Path:
+        """The log of second readings of located records (``rereads:``); optional."""
+        return self.folder / "audit.yaml"
+
     def head_file(self, head_id: str) -> Path:
         return self.heads / f"{head_id}.yaml"
 
@@ -95,7 +101,7 @@ class DataPaths:
 
     def all(self) -> tuple[Path, ...]:
         """Every data file, in a fixed order: the content hash covers exactly these."""
-        return (*self.head_files(), self.models, self.taxonomy, self.references, *self.score_files())
+        return (*self.head_files(), self.models, self.taxonomy, self.references, self.audit, *self.score_files())
 
     def digest(self, contents: Mapping[Path, bytes] | None = None) -> str:
         """Content hash of the data files and the package version: the index's cache key.

@@ -42,6 +42,7 @@ from catalogue.vocab import (
     MethodId,
     PlacedBy,
     RelationKind,
+    RereadOutcome,
     SourceKind,
     StageId,
     Stance,
@@ -277,6 +278,26 @@ class Deprecated(_Strict):
 
     reason: Text
     date: datetime.date = Field(description="the day it was withdrawn, YYYY-MM-DD")
+
+
+class Reread(_Strict):
+    """A second reading of a located evidence record at its pointer (one entry of ``data/audit.yaml``).
+
+    Someone other than the record's author opened what its ``source`` names, re-derived the heads under the
+    authors' rule and compared them with the record's ``locations``, ``model`` and indexing."""
+
+    id: EvidenceId = Field(description="the evidence record re-read")
+    date: datetime.date = Field(description="the day it was re-read, YYYY-MM-DD")
+    read: Text = Field(description="what was opened: a file @ repository commit, or a numbered part of the work")
+    heads: int = Field(ge=0, description="how many locations the record had when it was re-read")
+    outcome: RereadOutcome
+    note: Text | None = Field(default=None, description="what else was checked; for a correction, what changed")
+
+    @model_validator(mode="after")
+    def _correction_says_what(self) -> Reread:
+        if self.outcome == "corrected" and self.note is None:
+            raise ValueError("a `corrected` re-read needs a `note:` saying what was changed")
+        return self
 
 
 class HeadCheck(_Strict):
@@ -634,6 +655,7 @@ class Catalogue:
         taxonomy: Taxonomy,
         references: dict[str, Reference],
         scores: Iterable[ScoreTable] = (),
+        rereads: Iterable[Reread] = (),
         digest: str = "",
     ) -> None:
         self.heads: dict[str, HeadType] = {h.id: h for h in heads}
@@ -641,6 +663,8 @@ class Catalogue:
         self.taxonomy = taxonomy
         self.references = references
         self.scores: dict[str, ScoreTable] = {t.path: t for t in scores}
+        #: second readings of located records (data/audit.yaml), by evidence id
+        self.rereads: dict[str, Reread] = {r.id: r for r in rereads}
         self.digest = digest
         self._names: dict[str, str] = {}
         self._authors: dict[str, frozenset[str]] | None = None

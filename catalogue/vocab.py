@@ -301,6 +301,11 @@ STANCES: tuple[str, ...] = get_args(Stance)
 #: The stances that put a head type's claim in doubt.
 CONTESTING_STANCES: frozenset[str] = frozenset({"contradict", "fail-to-replicate"})
 
+RereadOutcome = Literal["matched", "corrected"]
+#: What a second reader found on re-reading a located record at its pointer (``data/audit.yaml``): every head
+#: ``matched`` the source, or the record was ``corrected`` in the same change.
+REREAD_OUTCOMES: tuple[str, ...] = get_args(RereadOutcome)
+
 Standing = Literal["established", "single-source", "contested"]
 #: A head type's standing, computed from its evidence by :func:`standing`.
 STANDINGS: tuple[str, ...] = get_args(Standing)

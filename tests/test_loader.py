@@ -381,3 +381,71 @@ def test_nesting_check_finds_the_first_deep_line(parts: list[tuple[int, str, str
 
     text = "\n".join(pad * n + rest for n, pad, rest in parts)
     assert _too_deep(text) == _too_deep_reference(text)
+
+
+# --------------------------------------------------------------------------- audit.yaml (second readings)
+GOOD_REREAD = (
+    "rereads:\n"
+    "  - id: ev-inductaa\n"
+    "    date: 2026-12-01\n"
+    "    read: Section 3.3, Figure 2\n"
+    "    heads: 4\n"
+    "    outcome: matched\n"
+)
+
+
+def test_rereads_load_by_evidence_id(write_data: WriteData) -> None:
+    d = write_data()
+    (d / "audit.yaml").write_text(GOOD_REREAD)
+    cat = load(d)
+    assert cat.rereads["ev-inductaa"].outcome == "matched"
+    assert str(cat.rereads["ev-inductaa"].date) == "2026-12-01"
+
+
+def test_the_audit_file_is_optional(write_data: WriteData) -> None:
+    assert load(write_data()).rereads == {}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "fragment"),
+    [
+        ("id: ev-inductaa", "id: ev-unknowna", 2, "unknown evidence id 'ev-unknowna'"),
+        ("outcome: matched", "outcome: agreed", 6, "outcome"),
+        ("outcome: matched", "outcome: corrected", 2, "needs a `note:` saying what was changed"),
+        ("heads: 4", "heads: -1", 5, "heads"),
+        ("date: 2026-12-01", "date: yesterday", 3, "date"),
+        ("outcome: matched\n", "outcome: matched\n    by: me\n", 7, "by"),
+        ("read: Section 3.3, Figure 2", "read:\tSection 3.3", 4, "a tab after `read:`"),
+    ],
+    ids=["unknown-id", "bad-outcome", "correction-without-note", "negative-heads", "bad-date", "extra-key", "tab"],
+)
+def test_a_bad_reread_is_named_with_its_line(
+    write_data: WriteData, old: str, new: str, line: int, fragment: str
+) -> None:
+    d = write_data()
+    (d / "audit.yaml").write_text(GOOD_REREAD.replace(old, new))
+    errors = _errors(d)
+    assert any(f"audit.yaml:{line}:" in e and fragment in e for e in errors), errors
+
+
+def test_a_record_reread_twice_is_an_error(write_data: WriteData) -> None:
+    d = write_data()
+    (d / "audit.yaml").write_text(GOOD_REREAD + GOOD_REREAD.removeprefix("rereads:\n"))
+    assert any("audit.yaml:7:" in e and "re-read twice" in e for e in _errors(d))
+
+
+def test_a_record_changed_since_its_reread_is_a_warning(write_data: WriteData) -> None:
+    d = write_data()
+    (d / "audit.yaml").write_text(GOOD_REREAD.replace("heads: 4", "heads: 3"))
+    cat, problems = check(d)
+    assert cat is not None
+    (warning,) = problems.warnings
+    assert "audit.yaml:5:" in str(warning) and "it has 4 now" in str(warning)
+    assert problems.has_errors(strict=True)
+
+
+def test_an_audit_without_its_list_says_what_to_write(write_data: WriteData) -> None:
+    d = write_data()
+    (d / "audit.yaml").write_text("- id: ev-inductaa\n")
+    (err,) = _errors(d)
+    assert "audit.yaml:1:" in err and "`rereads:`" in err
