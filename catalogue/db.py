@@ -22,7 +22,7 @@ from sqlmodel import Field, SQLModel, create_engine
 
 from catalogue.files import pid_alive
 from catalogue.paths import SCHEMA_VERSION
-from catalogue.schema import Catalogue, Reference
+from catalogue.schema import Catalogue, HeadType, Reference
 from catalogue.scores import ranks
 from catalogue.vocab import MAX_INDEX, normalize_name, stage_label
 
@@ -263,6 +263,15 @@ def reference_json(r: Reference) -> str:
     return json.dumps({**r.model_dump(mode="json", exclude_none=True), "short": r.short}, ensure_ascii=False)
 
 
+def _rereads_json(h: HeadType, cat: Catalogue) -> str:
+    """``,"rereads":{"ev-...":{...}}`` for the head type's records that were re-read, else ``""``."""
+    found = [(e.id, cat.rereads[e.id]) for e in h.evidence if e.id in cat.rereads]
+    if not found:
+        return ""
+    items = ",".join(f"{json.dumps(k)}:{r.model_dump_json(exclude_none=True)}" for k, r in found)
+    return f',"rereads":{{{items}}}'
+
+
 def _fill(engine: Engine, cat: Catalogue) -> None:
     """Insert every row in bulk (SQLAlchemy Core executemany): the rows come from validated objects only."""
     refs = cat.references
@@ -288,8 +297,11 @@ def _fill(engine: Engine, cat: Catalogue) -> None:
                 "years": ",".join(str(y) for y in sorted(set(years))),
                 "evidence": len(h.evidence),
                 "standing": standing,
-                # pydantic writes the JSON (in Rust); the standing is spliced in as the object's last key
-                "data": f'{h.model_dump_json(exclude_defaults=True)[:-1]},"standing":{json.dumps(standing)}}}',
+                # pydantic writes the JSON (in Rust); the standing and the re-reads of its records (data/audit.yaml,
+                # by evidence id) are spliced in as the object's last keys
+                "data": f'{h.model_dump_json(exclude_defaults=True)[:-1]},"standing":{json.dumps(standing)}'
+                + _rereads_json(h, cat)
+                + "}",
             }
         )
         names += [{"name": n, "head_id": h.id} for n in sorted({normalize_name(x) for x in h.names})]

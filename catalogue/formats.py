@@ -24,6 +24,7 @@ __all__ = [
     "head_text",
     "model_text",
     "render_rows",
+    "reread_text",
     "stats_text",
     "table",
     "terminal_width",
@@ -157,7 +158,9 @@ class _Text:
         return "\n".join(self.lines)
 
 
-def _evidence_lines(out: _Text, e: Record, labels: Mapping[str, str], indent: int) -> None:
+def _evidence_lines(
+    out: _Text, e: Record, labels: Mapping[str, str], indent: int, reread: Record | None = None
+) -> None:
     who = labels.get(e["cite"], e["cite"])
     ev_id = f"{e['id']} " if e.get("id") else ""
     head = f"- {ev_id}{who} [{e['cite']}]: {e.get('model') or 'no specific model'}, {e['method']}"
@@ -175,6 +178,8 @@ def _evidence_lines(out: _Text, e: Record, labels: Mapping[str, str], indent: in
     out.field("source:", f"{e['source']} ({e['source_kind']}{'' if stance == 'support' else '; ' + stance})", inner)
     if e.get("scores"):
         out.field("scores:", e["scores"], inner)
+    if reread:
+        out.field("re-read:", reread_text(reread), inner)
     dep = e.get("deprecated")
     if dep:
         out.field("WITHDRAWN:", f"{dep['date']}: {dep['reason']}", inner)
@@ -192,6 +197,11 @@ def _evidence_lines(out: _Text, e: Record, labels: Mapping[str, str], indent: in
             f"{r['check']} on {r['model']} score {r['score']:.3f} (threshold {r['threshold']}) v{r['version']}",
             inner,
         )
+
+
+def reread_text(r: Record) -> str:
+    """``2026-12-01, matched: <what was read>`` (+ ``; <note>``): a second reading at the record's pointer."""
+    return f"{r['date']}, {r['outcome']}: {r['read']}" + (f"; {r['note']}" if r.get("note") else "")
 
 
 def checked_text(c: Record) -> str:
@@ -246,8 +256,9 @@ def head_text(h: Record, labels: Mapping[str, str], *, width: int | None = None)
             out.add(f"{r['kind']} {r['head']}" + (f" ({r['note']})" if r.get("note") else ""), 2, hang=2)
     out.add("")
     out.add(f"Evidence ({len(h['evidence'])}):")
+    rereads = h.get("rereads", {})
     for e in h["evidence"]:
-        _evidence_lines(out, e, labels, 2)
+        _evidence_lines(out, e, labels, 2, rereads.get(e.get("id")))
     if h.get("notes"):
         out.add("")
         out.add("Notes: " + h["notes"])
@@ -274,7 +285,7 @@ def where_text(
     for h, evidence in found:
         out.add(f"{h['id']} ({h['name']})", 2)
         for e in evidence:
-            _evidence_lines(out, e, labels, 4)
+            _evidence_lines(out, e, labels, 4, h.get("rereads", {}).get(e.get("id")))
     if scores:
         out.add("Scores in the authors' per-head tables:")
         for r in scores:

@@ -59,6 +59,17 @@ MODELS: list[dict[str, Any]] = [
 ]
 
 
+#: data/audit.yaml with one valid re-read, of make_head()'s first record (its four heads).
+GOOD_REREAD = (
+    "rereads:\n"
+    "  - id: ev-inductaa\n"
+    "    date: 2026-12-01\n"
+    "    read: Section 3.3, Figure 2\n"
+    "    heads: 4\n"
+    "    outcome: matched\n"
+)
+
+
 def make_head(**overrides: Any) -> dict[str, Any]:
     """A valid head-type record; each negative test changes one field."""
     head: dict[str, Any] = {

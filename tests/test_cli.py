@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from catalogue.cli import COMMAND_GROUPS, app
 from tests.conftest import WriteData
+from tests.helpers import GOOD_REREAD
 
 runner = CliRunner(env={"COLUMNS": "200"})
 
@@ -58,6 +59,15 @@ def test_show_text_and_json(data: Path) -> None:
         "layer": 5,
         "head": 5,
     }
+
+
+def test_show_and_where_give_a_records_reread(data: Path) -> None:
+    assert "re-read:" not in run(data, "show", "induction-head")
+    (data / "audit.yaml").write_text(GOOD_REREAD)  # the index notices the new file and is rebuilt
+    assert "re-read: 2026-12-01, matched: Section 3.3, Figure 2" in run(data, "show", "induction-head")
+    assert "re-read: 2026-12-01, matched" in run(data, "where", "gpt2-small", "L5H5")
+    shown = json.loads(run(data, "show", "induction-head", "-f", "json"))
+    assert shown["rereads"]["ev-inductaa"]["outcome"] == "matched"
 
 
 def test_where_model_search_cite_stats_export(data: Path, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from catalogue.errors import CatalogueError
 from catalogue.loader import MAX_BYTES, check, load
 from catalogue.schema import HeadType
 from tests.conftest import WriteData
-from tests.helpers import BIB, MODELS, make_head, make_prev
+from tests.helpers import BIB, GOOD_REREAD, MODELS, make_head, make_prev
 
 
 def _errors(path: Path) -> list[str]:
@@ -384,16 +384,6 @@ def test_nesting_check_finds_the_first_deep_line(parts: list[tuple[int, str, str
 
 
 # --------------------------------------------------------------------------- audit.yaml (second readings)
-GOOD_REREAD = (
-    "rereads:\n"
-    "  - id: ev-inductaa\n"
-    "    date: 2026-12-01\n"
-    "    read: Section 3.3, Figure 2\n"
-    "    heads: 4\n"
-    "    outcome: matched\n"
-)
-
-
 def test_rereads_load_by_evidence_id(write_data: WriteData) -> None:
     d = write_data()
     (d / "audit.yaml").write_text(GOOD_REREAD)

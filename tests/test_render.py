@@ -20,7 +20,7 @@ from catalogue import render
 from catalogue.loader import load
 from catalogue.schema import Catalogue
 from tests.conftest import WriteData
-from tests.helpers import make_head, make_prev
+from tests.helpers import GOOD_REREAD, make_head, make_prev
 
 GOLDEN = Path(__file__).parent / "assets" / "render"
 REPO = "https://github.com/attention-head-catalogue/attention-head-catalogue"
@@ -102,6 +102,14 @@ def test_reproduction_results_are_shown(write_data: WriteData) -> None:
     page = _pages(load(write_data(heads=[make_head(evidence=ev), make_prev()])))["heads/induction-head.md"]
     assert "## Reproduction" in page
     assert "| induction | [gpt2-small](../models/gpt2-small.md) | 0.93 | 0.5 | yes | L5H5 |" in page
+
+
+def test_a_reread_is_shown_with_its_record(write_data: WriteData) -> None:
+    d = write_data()
+    (d / "audit.yaml").write_text(GOOD_REREAD)
+    page = _pages(load(d))["heads/induction-head.md"]
+    assert "Re-read on 2026-12-01, matched: Section 3.3, Figure 2" in page
+    assert "Re-read on" not in _pages(load(write_data(folder="plain")))["heads/induction-head.md"]
 
 
 def test_model_page_map_colours_cells_by_stage(cat: Catalogue) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from catalogue.addressing import depth_band, relative_depth
+from catalogue.formats import reread_text
 from catalogue.render._markup import (
     STAGE_CLASS,
     _attr,
@@ -25,7 +28,7 @@ from catalogue.render._markup import (
     stage_path,
     url,
 )
-from catalogue.schema import STAGES, HeadType, StageInfo
+from catalogue.schema import STAGES, HeadType, Reread, StageInfo
 from catalogue.vocab import STANDING_RULE, VERDICTS
 
 
@@ -162,14 +165,16 @@ def _checked_summary(h: HeadType) -> list[str]:
     ]
 
 
-def _evidence_details(h: HeadType) -> list[str]:
-    """How each method was applied and the notes, numbered like the table's rows."""
+def _evidence_details(h: HeadType, rereads: Mapping[str, Reread]) -> list[str]:
+    """How each method was applied, the notes and the second reading of its heads, numbered like the table's rows."""
     out = []
     for i, e in enumerate(h.evidence, 1):
+        reread = rereads.get(e.id) if e.id else None
         parts = [
             f"Withdrawn on {e.deprecated.date.isoformat()}: {esc(e.deprecated.reason)}" if e.deprecated else "",
             f"How: {esc(e.method_detail)}" if e.method_detail else "",
             f"Note: {esc(e.note)}" if e.note else "",
+            f"Re-read on {esc(reread_text(reread.model_dump(mode='json')))}" if reread else "",
         ]
         if any(parts):
             out.append(f"{i}. " + "<br>".join(p for p in parts if p))
@@ -224,7 +229,7 @@ def _head(ctx: _Ctx, h: HeadType) -> str:
             _evidence_rows(ctx, page, h),
         ),
         "",
-        *_evidence_details(h),
+        *_evidence_details(h, ctx.cat.rereads),
     ]
     lines += _across_models(ctx, page, h)
     reproduced = [e for e in h.evidence if e.reproduced]
