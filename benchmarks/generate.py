@@ -71,6 +71,12 @@ def generate(out: Path, *, factor: int = 100, data: Path = ROOT / "data") -> Pat
                 ]
             with open(folder / f"{c['id']}.yaml", "w", encoding="utf-8") as f:
                 yaml.dump(c, f, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True, width=200)
+    audit = data / "audit.yaml"
+    if audit.exists():  # each copy of a re-read record is re-read too, so the log grows with the catalogue
+        rereads = yaml.load(audit.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)["rereads"]
+        copies = [dict(r, id=_copy_id(r["id"], k)) if k else r for k in range(factor) for r in rereads]
+        with open(out / "audit.yaml", "w", encoding="utf-8") as f:
+            yaml.dump({"rereads": copies}, f, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True, width=200)
     return out
 
 
