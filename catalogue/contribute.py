@@ -213,7 +213,9 @@ def answer_problem(
                 return str(exc)
             if model is None:
                 return "locations need a model: give the model first"
-            why = location_problem(layer, head, model["id"], model.get("layers"), model.get("heads"))
+            why = location_problem(
+                layer, head, model["id"], model.get("layers"), model.get("heads"), model.get("attention_layers")
+            )
             if why is not None:
                 return why
         return None
@@ -412,7 +414,9 @@ def _checked_evidence(index: Index, ev: Evidence) -> Evidence:
         return ev
     model = query.resolve_model(ev.model, index)  # raises UnknownModelError with suggestions
     for loc in ev.locations:
-        why = location_problem(loc.layer, loc.head, model["id"], model.get("layers"), model.get("heads"))
+        why = location_problem(
+            loc.layer, loc.head, model["id"], model.get("layers"), model.get("heads"), model.get("attention_layers")
+        )
         if why is not None:
             raise UsageError(why)
     return ev.model_copy(update={"model": model["id"]}) if model["id"] != ev.model else ev

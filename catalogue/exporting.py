@@ -196,11 +196,16 @@ def release_schema() -> str:
 
     from pydantic import BaseModel, ConfigDict, Field
 
-    from catalogue.schema import HeadType, ModelInfo, Reference, Taxonomy
+    from catalogue.schema import HeadType, ModelInfo, Reference, Reread, Taxonomy
     from catalogue.vocab import Standing
 
     class ReleasedHead(HeadType):
         standing: Standing = Field(description="established, single-source or contested (catalogue.vocab.standing)")
+        rereads: dict[str, Reread] = Field(
+            default_factory=dict,
+            description="second readings of its located records at their pointer (data/audit.yaml), by evidence id; "
+            "absent when none was re-read",
+        )
 
     class Release(BaseModel):
         model_config = ConfigDict(extra="forbid")

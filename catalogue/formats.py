@@ -346,9 +346,12 @@ def model_grid(hm: HeadMap, *, width: int | None = None) -> str:
             out.append("")
         out.append("layer " + "".join(str(h).rjust(cell) for h in heads))
         for layer in range(hm.layers):
-            out.append(str(layer).rjust(5) + " " + "".join(_mark(hm.stage(layer, h)).rjust(cell) for h in heads))
+            marks = (_mark(hm.stage(layer, h)) if hm.has_attention(layer) else "-" for h in heads)
+            out.append(str(layer).rjust(5) + " " + "".join(m.rjust(cell) for m in marks))
     out.append("")
     legend = "  ".join(f"{STAGE_ABBREVIATIONS[s][0]} {s.replace('-', ' ')}" for s in STAGES) + "  * several"
+    if hm.attention_layers is not None:
+        legend += "  - no attention in this layer"
     out += textwrap.wrap(legend, width, break_on_hyphens=False)
     return "\n".join(out)
 
@@ -357,6 +360,8 @@ def model_text(m: Record, hm: HeadMap, *, width: int | None = None) -> str:
     """`heads model` as text: the model's size, its head map and the heads of each head type."""
     width = width or terminal_width()
     dims = f"{m.get('layers') or '?'} layers x {m.get('heads') or '?'} heads"
+    if m.get("attention_layers") is not None:
+        dims += f" (attention only in layers {', '.join(map(str, m['attention_layers']))})"
     w = _Text(width)
     w.add(f"{m['name']} [{m['id']}]: {dims}" + (f", hf: {m['hf_id']}" if m.get("hf_id") else ""), hang=4)
     out = [str(w)]

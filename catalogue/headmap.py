@@ -29,6 +29,11 @@ class HeadMap:
     heads: int | None
     cells: dict[tuple[int, int], list[str]] = field(default_factory=dict)
     stages: dict[str, list[str]] = field(default_factory=dict)
+    #: a hybrid model's layers that have attention (None: every layer has)
+    attention_layers: tuple[int, ...] | None = None
+
+    def has_attention(self, layer: int) -> bool:
+        return self.attention_layers is None or layer in self.attention_layers
 
     def stage(self, layer: int, head: int) -> str | None:
         """The stage of the head types at this head: a stage id, :data:`SEVERAL`, or None when none is recorded."""
@@ -56,9 +61,10 @@ def build(
     heads: int | None,
     records: Iterable[tuple[str, int, int]],
     stages: Mapping[str, Iterable[str]],
+    attention_layers: Iterable[int] | None = None,
 ) -> HeadMap:
     """The head map of ``model`` from ``(head_type_id, layer, head)`` records and each type's stages."""
-    out = HeadMap(model, layers, heads)
+    out = HeadMap(model, layers, heads, attention_layers=None if attention_layers is None else tuple(attention_layers))
     for hid, layer, head in records:
         ids = out.cells.setdefault((layer, head), [])
         if hid not in ids:

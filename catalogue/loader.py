@@ -776,6 +776,7 @@ def _cross_check(
                 m is not None
                 and m.layers is not None
                 and m.heads is not None
+                and m.attention_layers is None
                 and e.locations
                 and max(loc.layer for loc in e.locations) < m.layers
                 and max(loc.head for loc in e.locations) < m.heads
@@ -784,13 +785,14 @@ def _cross_check(
             for k, loc in enumerate(e.locations):
                 if m is None:
                     break
-                why = location_problem(loc.layer, loc.head, m.id, m.layers, m.heads)
+                why = location_problem(loc.layer, loc.head, m.id, m.layers, m.heads, m.attention_layers)
                 if why is not None:
                     path = ("evidence", j, "locations", k)
                     hint = (
                         "add layers/heads (and their source) to models.yaml"
                         if m.layers is None or m.heads is None
-                        else "check the source's convention (1-indexed numbers must be converted)"
+                        else "check the source's convention (1-indexed numbers must be converted, and a hybrid "
+                        "model's layers are counted over all of its layers)"
                     )
                     yield Problem(name, lines(path), _where(path), why, hint)
                     if m.layers is None or m.heads is None:

@@ -352,7 +352,7 @@ def where(
     the scores (:func:`head_scores`)."""
     m = resolve_model(model, index)
     layer, h = parse_head_ref(head)
-    why = location_problem(layer, h, m["id"], m.get("layers"), m.get("heads"))
+    why = location_problem(layer, h, m["id"], m.get("layers"), m.get("heads"), m.get("attention_layers"))
     if why is not None:
         raise UsageError(why)
     rows = index.raw(
@@ -422,7 +422,7 @@ def model_map(index: Index, model: str) -> tuple[Record, HeadMap]:
         (m["id"],),
     ):
         stages.setdefault(str(hid), []).append(str(stage))
-    return m, build(m["id"], m.get("layers"), m.get("heads"), records, stages)
+    return m, build(m["id"], m.get("layers"), m.get("heads"), records, stages, m.get("attention_layers"))
 
 
 def models(index: Index) -> list[Record]:

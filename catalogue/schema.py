@@ -500,6 +500,11 @@ class ModelInfo(_Strict):
     layers: int | None = Field(default=None, ge=1, le=1000)
     heads: int | None = Field(default=None, ge=1, le=1000, description="query heads per layer")
     kv_heads: int | None = Field(default=None, ge=1, le=1000)
+    attention_layers: list[Annotated[int, Field(ge=0)]] | None = Field(
+        default=None,
+        description="for a hybrid model whose other layers have no attention (recurrent or state-space layers, "
+        "as in Jamba): the 0-indexed layers that have attention heads, ascending; omitted when every layer has them",
+    )
     parameters: int | None = Field(default=None, ge=1)
     neuronpedia_id: ModelId | None = Field(
         default=None,
@@ -513,6 +518,16 @@ class ModelInfo(_Strict):
     def _dims_need_source(self) -> ModelInfo:
         if (self.layers is not None or self.heads is not None) and self.source is None:
             raise ValueError("dimensions need a `source:` saying where they were read")
+        if self.attention_layers is not None:
+            if self.layers is None:
+                raise ValueError("`attention_layers` needs `layers:` (the model's number of layers)")
+            if self.attention_layers != sorted(set(self.attention_layers)) or not self.attention_layers:
+                raise ValueError("`attention_layers` lists each layer once, ascending")
+            if self.attention_layers[-1] >= self.layers:
+                raise ValueError(
+                    f"attention layer {self.attention_layers[-1]} is outside the model's {self.layers} layers "
+                    f"(0-{self.layers - 1})"
+                )
         if self.neuronpedia_id is not None and (self.source is None or "neuronpedia" not in self.source.lower()):
             raise ValueError("a neuronpedia_id needs its source: say in `source:` where the Neuronpedia id was read")
         return self

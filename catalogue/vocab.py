@@ -224,11 +224,18 @@ def parse_location(text: str) -> tuple[int, int]:
     return int(layer), int(head)
 
 
-def location_problem(layer: int, head: int, model_id: str, layers: int | None, heads: int | None) -> str | None:
+def location_problem(
+    layer: int,
+    head: int,
+    model_id: str,
+    layers: int | None,
+    heads: int | None,
+    attention_layers: Sequence[int] | None = None,
+) -> str | None:
     """Why ``L<layer>H<head>`` cannot be a head of this model, or None when it can.
 
     A location needs the model's recorded size (``layers`` and query ``heads`` per layer) and must lie
-    inside it, counting from 0.
+    inside it, counting from 0; in a hybrid model (``attention_layers`` given) its layer must have attention.
     """
     if layers is None or heads is None:
         return f"{model_id} has no recorded dimensions, so {format_location(layer, head)} cannot be checked"
@@ -236,6 +243,11 @@ def location_problem(layer: int, head: int, model_id: str, layers: int | None, h
         return (
             f"{format_location(layer, head)} is outside {model_id}: it has {layers} layers (0-{layers - 1}) "
             f"and {heads} heads per layer (0-{heads - 1}), counted from 0"
+        )
+    if attention_layers is not None and layer not in attention_layers:
+        return (
+            f"layer {layer} of {model_id} has no attention heads: only layers "
+            f"{', '.join(map(str, attention_layers))} have attention (the others are recurrent or state-space layers)"
         )
     return None
 

@@ -87,6 +87,11 @@ def _model(ctx: _Ctx, m: ModelInfo) -> str:
         facts.append(
             f"**Size:** {m.layers} layers x {m.heads} heads"
             + (f" ({m.kv_heads} key-value heads)" if m.kv_heads else "")
+            + (
+                f"; attention only in layers {', '.join(map(str, m.attention_layers))}"
+                if m.attention_layers is not None
+                else ""
+            )
         )
     if m.parameters:
         facts.append(f"**Parameters:** {m.parameters:,}")
@@ -102,6 +107,7 @@ def _model(ctx: _Ctx, m: ModelInfo) -> str:
         m.heads,
         [(h.id, loc.layer, loc.head) for h, e in found for loc in e.locations],
         {h.id: [p.stage for p in h.stages] for h, _ in found},
+        m.attention_layers,
     )
     lines += ["## Head map", ""]
     if hm.drawable and hm.cells:
