@@ -264,12 +264,17 @@ def reference_json(r: Reference) -> str:
 
 
 def _rereads_json(h: HeadType, cat: Catalogue) -> str:
-    """``,"rereads":{"ev-...":{...}}`` for the head type's records that were re-read, else ``""``."""
+    """``,"rereads":{"ev-...":{...}}`` for the head type's records that were re-read by a reader, and
+    ``,"selections":{"ev-...":"<manifest list>"}`` for those re-read by machine on their score table; else ``""``."""
+    out = ""
     found = [(e.id, cat.rereads[e.id]) for e in h.evidence if e.id in cat.rereads]
-    if not found:
-        return ""
-    items = ",".join(f"{json.dumps(k)}:{r.model_dump_json(exclude_none=True)}" for k, r in found)
-    return f',"rereads":{{{items}}}'
+    if found:
+        items = ",".join(f"{json.dumps(k)}:{r.model_dump_json(exclude_none=True)}" for k, r in found)
+        out += f',"rereads":{{{items}}}'
+    chosen = {e.id: cat.selections[e.id] for e in h.evidence if e.id in cat.selections}
+    if chosen:
+        out += f',"selections":{json.dumps(chosen)}'
+    return out
 
 
 def _fill(engine: Engine, cat: Catalogue) -> None:

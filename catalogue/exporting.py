@@ -206,6 +206,11 @@ def release_schema() -> str:
             description="second readings of its located records at their pointer (data/audit.yaml), by evidence id; "
             "absent when none was re-read",
         )
+        selections: dict[str, str] = Field(
+            default_factory=dict,
+            description="records on a score table re-read by machine, by evidence id: the list of the table's "
+            "manifest that their heads equal ('not <list>': every other head of the model); absent when none",
+        )
 
     class Release(BaseModel):
         model_config = ConfigDict(extra="forbid")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+import sys
 import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -25,6 +27,7 @@ __all__ = [
     "model_text",
     "render_rows",
     "reread_text",
+    "selection_text",
     "stats_text",
     "table",
     "terminal_width",
@@ -44,10 +47,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, width: in
     """A plain aligned text table that fits in ``width`` columns: the widest cells are cut with "…".
 
     Columns shrink down to their header's width (at most 12) first, then to 3 characters; a table that
-    still does not fit (very many columns) has its lines cut at ``width``."""
-    width = width or terminal_width()
+    still does not fit (very many columns) has its lines cut at ``width``. Output to a pipe or file (no
+    terminal, no ``COLUMNS``) keeps every cell whole, so ids can be copied and scripts read them."""
     cells = [[str(c) if c is not None else "" for c in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    if width is None and not os.environ.get("COLUMNS") and not sys.stdout.isatty():
+        width = sum(widths) + 2 * (len(widths) - 1)
+    width = width or terminal_width()
     for floor in ([max(3, min(len(h), 12)) for h in headers], [3] * len(headers)):
         while sum(widths) + 2 * (len(widths) - 1) > width:
             i = max(range(len(widths)), key=lambda k: widths[k] - floor[k])
@@ -158,9 +164,8 @@ class _Text:
         return "\n".join(self.lines)
 
 
-def _evidence_lines(
-    out: _Text, e: Record, labels: Mapping[str, str], indent: int, reread: Record | None = None
-) -> None:
+def _evidence_lines(out: _Text, e: Record, labels: Mapping[str, str], indent: int, owner: Record | None = None) -> None:
+    """One evidence record as text; ``owner`` is its head type's JSON, which holds the records' re-reads."""
     who = labels.get(e["cite"], e["cite"])
     ev_id = f"{e['id']} " if e.get("id") else ""
     head = f"- {ev_id}{who} [{e['cite']}]: {e.get('model') or 'no specific model'}, {e['method']}"
@@ -178,8 +183,12 @@ def _evidence_lines(
     out.field("source:", f"{e['source']} ({e['source_kind']}{'' if stance == 'support' else '; ' + stance})", inner)
     if e.get("scores"):
         out.field("scores:", e["scores"], inner)
+    reread = (owner or {}).get("rereads", {}).get(e.get("id"))
     if reread:
-        out.field("re-read:", reread_text(reread), inner)
+        out.field("re-read:", reread_text(reread, e["source"]), inner)
+    selection = (owner or {}).get("selections", {}).get(e.get("id"))
+    if selection:
+        out.field("re-read:", selection_text(selection, e["scores"]), inner)
     dep = e.get("deprecated")
     if dep:
         out.field("WITHDRAWN:", f"{dep['date']}: {dep['reason']}", inner)
@@ -199,9 +208,19 @@ def _evidence_lines(
         )
 
 
-def reread_text(r: Record) -> str:
-    """``2026-12-01, matched: <what was read>`` (+ ``; <note>``): a second reading at the record's pointer."""
-    return f"{r['date']}, {r['outcome']}: {r['read']}" + (f"; {r['note']}" if r.get("note") else "")
+def selection_text(selection: str, scores: str) -> str:
+    """How a record on a score table was re-read by machine: which list of the table's manifest its heads are."""
+    manifest = scores.removesuffix(".csv") + ".yaml"
+    if selection.startswith("not "):
+        return f"by machine: its heads are all the model's heads outside `{selection[4:]}` in {manifest}"
+    return f"by machine: its heads are the list `{selection}` in {manifest}"
+
+
+def reread_text(r: Record, source: str | None = None) -> str:
+    """``2026-12-01, matched: <what was read>`` (+ ``; <note>``): a second reading at the record's pointer;
+    ``what was read`` is ``the source above`` when it is the record's own ``source``."""
+    read = "at the source above" if r["read"] == source else r["read"]
+    return f"{r['date']}, {r['outcome']}: {read}" + (f"; {r['note']}" if r.get("note") else "")
 
 
 def checked_text(c: Record) -> str:
@@ -256,9 +275,8 @@ def head_text(h: Record, labels: Mapping[str, str], *, width: int | None = None)
             out.add(f"{r['kind']} {r['head']}" + (f" ({r['note']})" if r.get("note") else ""), 2, hang=2)
     out.add("")
     out.add(f"Evidence ({len(h['evidence'])}):")
-    rereads = h.get("rereads", {})
     for e in h["evidence"]:
-        _evidence_lines(out, e, labels, 2, rereads.get(e.get("id")))
+        _evidence_lines(out, e, labels, 2, h)
     if h.get("notes"):
         out.add("")
         out.add("Notes: " + h["notes"])
@@ -285,7 +303,7 @@ def where_text(
     for h, evidence in found:
         out.add(f"{h['id']} ({h['name']})", 2)
         for e in evidence:
-            _evidence_lines(out, e, labels, 4, h.get("rereads", {}).get(e.get("id")))
+            _evidence_lines(out, e, labels, 4, h)
     if scores:
         out.add("Scores in the authors' per-head tables:")
         for r in scores:

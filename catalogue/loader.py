@@ -20,7 +20,7 @@ import gc
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,7 +41,7 @@ from catalogue.schema import (
     Reread,
     Taxonomy,
 )
-from catalogue.scores import ScoreTable, evidence_problem, parse_table
+from catalogue.scores import ScoreTable, evidence_problem, parse_table, selection_of
 from catalogue.vocab import location_problem, normalize_name
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "DataPaths", "check", "data_paths", "default_data_dir", "load", "read_text"]
@@ -320,13 +320,21 @@ def _where(path: Sequence[str | int], label: Callable[[int], str] = lambda i: ""
 
 
 def _pydantic_problems(
-    exc: ValidationError, prefix: tuple[str | int, ...], name: str, lines: _Lines, label: Callable[[int], str]
+    exc: ValidationError,
+    prefix: tuple[str | int, ...],
+    name: str,
+    lines: _Lines,
+    label: Callable[[int], str],
+    fields: Iterable[str] | None = None,
 ) -> Iterator[Problem]:
+    """One problem per validation error; ``fields``: the fields of a flat record, named in an unknown field's hint
+    (otherwise the hint points at `heads schema`, the head-type files' schema)."""
+    known = f"the fields are {', '.join(fields)}" if fields is not None else "`heads schema` lists the fields"
     for err in exc.errors():
         loc = (*prefix, *err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg, hint = "unknown field", "remove it or fix its spelling (`heads schema` lists the fields)"
+            msg, hint = "unknown field", f"remove it or fix its spelling ({known})"
         elif err["type"] == "missing":
             msg, hint = "required field is missing", "add it"
         elif err["type"] == "literal_error":
@@ -353,7 +361,7 @@ def _validate_list(
         try:
             out.append((i, model.model_validate(item)))
         except ValidationError as exc:
-            problems.extend(_pydantic_problems(exc, (key, i), name, lines, label))
+            problems.extend(_pydantic_problems(exc, (key, i), name, lines, label, model.model_fields))
     return out
 
 
@@ -482,7 +490,8 @@ def _check(paths: DataPaths, overrides: Mapping[Path, str] | None = None) -> tup
         model_names = {str(x["id"]) for x in mod_doc["models"] if isinstance(x, dict) and "id" in x}
     cite_names = cite_keys if bib_text is not None else None
     problems.extend(_cross_check(heads, known_ids, model_ids, cite_names, model_names))
-    problems.extend(_check_scores(heads, tables, model_ids))
+    selections: dict[str, str] = {}
+    problems.extend(_check_scores(heads, tables, model_ids, selections))
     rereads = _read_audit(paths, heads, known_ids, problems, read, overrides)
 
     if taxonomy is not None:
@@ -517,6 +526,7 @@ def _check(paths: DataPaths, overrides: Mapping[Path, str] | None = None) -> tup
         references=references,
         scores=list(tables.values()),
         rereads=rereads,
+        selections=selections,
         digest=paths.digest(read),
     )
     for key in sorted(set(references) - cat.cited_keys()):
@@ -576,14 +586,21 @@ def _read_audit(
     entries = _validate_list(Reread, doc["rereads"], "rereads", name, lines, problems)
     records = {e.id: e for f in heads for e in f.head.evidence if e.id}
     complete = not known_ids - {f.head.id for f in heads}  # a head file that failed to load may hold the id
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for i, r in entries:
         where = f"rereads[{i}] ({r.id})"
         if r.id in seen:
+            first = lines(("rereads", seen[r.id], "id"))
             problems.add(
-                Problem(name, lines(("rereads", i, "id")), where, "re-read twice", "keep one entry per record")
+                Problem(
+                    name,
+                    lines(("rereads", i, "id")),
+                    where,
+                    f"re-read twice (also at line {first})",
+                    "keep one entry per record: put the newer reading in place of the older one (git keeps it)",
+                )
             )
-        seen.add(r.id)
+        seen.setdefault(r.id, i)
         e = records.get(r.id)
         if e is None:
             if complete:
@@ -596,6 +613,16 @@ def _read_audit(
                         f"use the `id:` of a record in {_display(paths.heads)}/",
                     )
                 )
+        elif not e.locations:
+            problems.add(
+                Problem(
+                    name,
+                    lines(("rereads", i, "id")),
+                    where,
+                    "the record places no heads: only located records are re-read here",
+                    "remove the entry",
+                )
+            )
         elif r.heads != len(e.locations):
             problems.add(
                 Problem(
@@ -603,7 +630,8 @@ def _read_audit(
                     lines(("rereads", i, "heads")),
                     where,
                     f"re-read when it had {r.heads} heads; it has {len(e.locations)} now",
-                    "re-read the record at its pointer and update this entry",
+                    f"re-read the record at its pointer and update this entry (a new entry: set `heads: "
+                    f"{len(e.locations)}`)",
                     "warning",
                 )
             )
@@ -611,21 +639,42 @@ def _read_audit(
 
 
 def _check_scores(
-    heads: list[_HeadFile], tables: dict[str, ScoreTable], models: dict[str, ModelInfo]
+    heads: list[_HeadFile],
+    tables: dict[str, ScoreTable],
+    models: dict[str, ModelInfo],
+    selections: dict[str, str],
 ) -> Iterator[Problem]:
-    """Each ``scores:`` names a table of the record's cite and model that scores each of its locations."""
+    """Each ``scores:`` names a table of the record's cite and model that scores each of its locations, and a
+    located record's heads are one of the table's head lists (:func:`catalogue.scores.selection_of`, stored in
+    ``selections`` by evidence id); a record placing other heads gets a warning."""
     for f in heads:
         for j, e in enumerate(f.head.evidence):
             if e.scores is None:
                 continue
             m = models.get(e.model or "")
             group = m.heads // m.kv_heads if m is not None and m.heads and m.kv_heads else None
-            why = evidence_problem(
-                tables.get(e.scores), e.scores, e.cite, e.model, [(x.layer, x.head) for x in e.locations], group
-            )
+            placed = [(x.layer, x.head) for x in e.locations]
+            table = tables.get(e.scores)
+            why = evidence_problem(table, e.scores, e.cite, e.model, placed, group)
+            path = ("evidence", j, "scores")
             if why is not None:
-                path = ("evidence", j, "scores")
                 yield Problem(f.name, f.lines(path), _where(path), why)
+            elif placed and e.deprecated is None and table is not None and m is not None and m.layers and m.heads:
+                found = selection_of(table, placed, m.layers, m.heads, group or 1)
+                if found is not None:
+                    if e.id:
+                        selections[e.id] = found
+                    continue
+                manifest = e.scores.removesuffix(".csv") + ".yaml"
+                yield Problem(
+                    f.name,
+                    f.lines(("evidence", j, "locations")),
+                    _where(("evidence", j, "locations")),
+                    f"its {len(placed)} heads are none of the head lists in {manifest} (nor the rest of the model)",
+                    "place the authors' selection: have scripts/import_scores.py write it into the manifest "
+                    "(data/scores/README.md)",
+                    "warning",
+                )
 
 
 def _rough_key(e: Any) -> tuple[object, ...]:

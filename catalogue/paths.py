@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the index tables change, so old index files are never read.
-SCHEMA_VERSION = "9"
+SCHEMA_VERSION = "10"
 
 #: The folder of head-type files inside a data folder.
 HEADS_DIR = "heads"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date as date_type
 from typing import Annotated, Literal, get_args
 
@@ -34,6 +34,7 @@ from catalogue.vocab import (
     METHODS,
     PLACED_BY,
     RELATION_KINDS,
+    SOURCE_POINTER,
     STAGE_ABBREVIATIONS,
     STAGES,
     SUBCATEGORIES,
@@ -292,6 +293,17 @@ class Reread(_Strict):
     heads: int = Field(ge=0, description="how many locations the record had when it was re-read")
     outcome: RereadOutcome
     note: Text | None = Field(default=None, description="what else was checked; for a correction, what changed")
+
+    @field_validator("read")
+    @classmethod
+    def _read_is_a_pointer(cls, v: str) -> str:
+        if not SOURCE_POINTER.search(v):
+            raise ValueError(
+                "say what was opened so that someone else can open it too: a file at a commit "
+                "(`path @ github:owner/repo <commit>`) or a numbered part of the work (Section 3, Table 2, Figure 4, "
+                "Appendix B, p. 7)"
+            )
+        return v
 
     @model_validator(mode="after")
     def _correction_says_what(self) -> Reread:
@@ -671,6 +683,7 @@ class Catalogue:
         references: dict[str, Reference],
         scores: Iterable[ScoreTable] = (),
         rereads: Iterable[Reread] = (),
+        selections: Mapping[str, str] | None = None,
         digest: str = "",
     ) -> None:
         self.heads: dict[str, HeadType] = {h.id: h for h in heads}
@@ -680,6 +693,9 @@ class Catalogue:
         self.scores: dict[str, ScoreTable] = {t.path: t for t in scores}
         #: second readings of located records (data/audit.yaml), by evidence id
         self.rereads: dict[str, Reread] = {r.id: r for r in rereads}
+        #: records on a score table re-read by machine: evidence id -> the manifest list its heads equal
+        #: (``"not <list>"``: every other head of the model), see :func:`catalogue.scores.selection_of`
+        self.selections: dict[str, str] = dict(selections or {})
         self.digest = digest
         self._names: dict[str, str] = {}
         self._authors: dict[str, frozenset[str]] | None = None

@@ -12,12 +12,13 @@ import csv
 import io
 import math
 import operator
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import yaml_rs
 
-__all__ = ["ScoreTable", "evidence_problem", "parse_table", "ranks"]
+__all__ = ["ScoreTable", "evidence_problem", "parse_table", "ranks", "selection_of"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class ScoreTable:
     source: str
     head_unit: str
     rows: tuple[tuple[int, int, float], ...] = field(repr=False)
+    #: the manifest's head lists (``selected``, ``masked``, ``streaming_sp0.4_kv_heads``, ...) as written there:
+    #: ``L3H7`` for a query head, ``L3KV1`` for a key/value head; the selections the import script computed
+    lists: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
     #: the (layer, head) pairs of ``rows``, computed once
     heads: frozenset[tuple[int, int]] = field(init=False, repr=False, compare=False)
 
@@ -102,8 +106,47 @@ def parse_table(csv_text: str, manifest_text: str, rel: str) -> tuple[ScoreTable
         source=source,
         head_unit=str(meta.get("head_unit", "head")),
         rows=tuple(rows),
+        lists={
+            str(key): tuple(value)
+            for key, value in meta.items()
+            if isinstance(value, list) and value and all(isinstance(v, str) and _LISTED.fullmatch(v) for v in value)
+        },
     )
     return table, problems
+
+
+#: One head of a manifest's list: ``L3H7`` (query head) or ``L3KV1`` (key/value head).
+_LISTED = re.compile(r"L(\d+)(H|KV)(\d+)")
+
+
+def selection_of(
+    table: ScoreTable, placed: Iterable[tuple[int, int]], layers: int, heads: int, group: int = 1
+) -> str | None:
+    """The manifest list whose heads are exactly ``placed`` (query heads), or ``"not <list>"`` when ``placed`` is
+    every other head of the model (a complement, such as the streaming heads beside DuoAttention's retrieval
+    heads); None when neither. A key/value head stands for the ``group`` query heads that share it.
+
+    This is the machine's re-read of a record on a score table: its heads must be a selection the import script
+    computed from the authors' file under their rule (data/scores/README.md)."""
+    want = frozenset(placed)
+    every: frozenset[tuple[int, int]] | None = None
+    for key, listed in table.lists.items():
+        found: set[tuple[int, int]] = set()
+        for text in listed:
+            m = _LISTED.fullmatch(text)
+            assert m is not None  # parse_table keeps only matching lists
+            layer, index = int(m[1]), int(m[3])
+            if m[2] == "KV" or table.head_unit == "kv_head":
+                found.update((layer, index * group + i) for i in range(group))
+            else:
+                found.add((layer, index))
+        if found == want:
+            return key
+        if len(found) + len(want) == layers * heads:
+            every = every or frozenset((la, he) for la in range(layers) for he in range(heads))
+            if every - found == want:
+                return f"not {key}"
+    return None
 
 
 def evidence_problem(

@@ -313,6 +313,16 @@ STANCES: tuple[str, ...] = get_args(Stance)
 #: The stances that put a head type's claim in doubt.
 CONTESTING_STANCES: frozenset[str] = frozenset({"contradict", "fail-to-replicate"})
 
+#: A pointer a reader can follow to the place a fact was read: a file at a commit (``x.py @ 3ac171a``,
+#: ``@ github:owner/repo 3ac171a``), a numbered part of the work (Table 2, Figure 3, Section 4.1, Appendix B,
+#: p. 7), or one of the catalogue's own checks (``catalogue.verify.induction v2``).
+SOURCE_POINTER = re.compile(
+    r"@\s*(?:github:\S+\s+)?(?:commit\s+)?[0-9a-f]{7,40}\b"
+    r"|\b(?:Table|Tab\.|Figure|Fig\.|Section|Sec\.|§|Appendix|App\.|Algorithm|Eq\.|page|p\.)\s*[A-Z]?\d"
+    r"|\bcatalogue\.verify\.\w+ v\d+",
+    re.IGNORECASE,
+)
+
 RereadOutcome = Literal["matched", "corrected"]
 #: What a second reader found on re-reading a located record at its pointer (``data/audit.yaml``): every head
 #: ``matched`` the source, or the record was ``corrected`` in the same change.

@@ -190,6 +190,21 @@ def _real_commands() -> list[list[str]]:
     return out
 
 
+def test_a_table_sent_to_a_pipe_keeps_every_cell_whole(
+    write_data: WriteData, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a terminal or COLUMNS (`heads list | grep ...`), ids are never cut with "…"; in a terminal of
+    80 columns they are."""
+    from tests.helpers import make_head, make_prev
+
+    long_id = "a-head-type-with-a-very-long-identifier-that-does-not-fit"
+    data = write_data(heads=[make_head(id=long_id, related=[]), make_prev(related=[])])
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert long_id in run(data, "list")
+    narrow = CliRunner(env={"COLUMNS": "40"}).invoke(app, ["--data", str(data), "list"]).output
+    assert long_id not in narrow and "…" in narrow
+
+
 def test_text_output_fits_80_columns(cache: Path) -> None:
     """No line of show/where/list/model/models/taxonomy/stats runs past the terminal's 80 columns."""
     narrow = CliRunner(env={"COLUMNS": "80"})

@@ -10,7 +10,8 @@ import pytest
 
 from catalogue.loader import check
 from catalogue.schema import Evidence, HeadType, Reference, Reread
-from catalogue.vocab import SOURCE_KINDS, WEAK_SOURCE_KINDS
+from catalogue.scores import selection_of
+from catalogue.vocab import SOURCE_KINDS, SOURCE_POINTER, WEAK_SOURCE_KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 CAT, PROBLEMS = check()
@@ -213,7 +214,23 @@ def test_survey_head_has_evidence_from_a_work_the_survey_cites(hid: str) -> None
 
 #: Phrases of internal drafting that must never reach readers (issue 13: "recorded in another draft" stood
 #: above the very evidence it said was elsewhere).
-_INTERNAL = re.compile(r"another draft|other draft|this draft|\bTODO\b|\bFIXME\b|\bTBD\b", re.IGNORECASE)
+_INTERNAL = re.compile(
+    r"another draft|other draft|this draft|\bTODO\b|\bFIXME\b|\bTBD\b"
+    # the maintainers' reading tools: a reader cannot follow "find_string file id 123" or "via search (docs)"
+    r"|find_string|read_file|via search|search index|\bfile (?:id )?\d{8,}",
+    re.IGNORECASE,
+)
+
+
+def test_no_model_source_names_our_reading_tools() -> None:
+    assert CAT is not None
+    found = [m.id for m in CAT.models.values() if _INTERNAL.search(f"{m.source or ''} {m.note or ''}")]
+    assert not found, found
+
+
+def test_no_reread_names_our_reading_tools() -> None:
+    found = [r.id for r in REREADS if _INTERNAL.search(f"{r.read} {r.note or ''}")]
+    assert not found, found
 
 
 @pytest.mark.parametrize("head", HEADS, ids=lambda h: h.id)
@@ -264,15 +281,7 @@ def test_no_head_index_lives_only_in_prose() -> None:
     assert not UNEXPLAINED, "\n".join(f"{eid} {ev}: {heads}" for eid, (ev, heads) in UNEXPLAINED.items())
 
 
-#: A pointer a reader can follow to the place a location was read: a file at a commit (``x.py @ 3ac171a``), a
-#: numbered part of the paper (Table 2, Figure 3, Section 4.1, Appendix B, p. 7), or one of our own checks
-#: (``catalogue.verify.induction v2``), whose record carries the measurement itself.
-_POINTER = re.compile(
-    r"@\s*(?:github:\S+\s+)?(?:commit\s+)?[0-9a-f]{7,40}\b"
-    r"|\b(?:Table|Tab\.|Figure|Fig\.|Section|Sec\.|§|Appendix|App\.|Algorithm|Eq\.|page|p\.)\s*[A-Z]?\d"
-    r"|\bcatalogue\.verify\.\w+ v\d+",
-    re.IGNORECASE,
-)
+_POINTER = SOURCE_POINTER
 NO_POINTER = {eid: e.id for eid, e in LOCATED if not _POINTER.search(e.source or "")}
 
 
@@ -282,41 +291,6 @@ def test_every_located_record_points_to_where_it_was_read() -> None:
     assert not NO_POINTER, NO_POINTER
 
 
-#: A head list in a score table's manifest: ``L3H7`` (query head) or ``L3KV1`` (key/value head).
-_LISTED_HEAD = re.compile(r"L(\d+)(H|KV)(\d+)")
-
-
-def _manifest_selections(table: str) -> dict[str, frozenset[tuple[int, int]]]:
-    """Every head list of a score table's manifest as query heads (a KV head stands for the query heads that
-    share it), with the complement of each, named ``not <list>``: the sets a record on the table may place."""
-    import yaml
-
-    assert CAT is not None
-    meta = yaml.safe_load((ROOT / table).with_suffix(".yaml").read_text(encoding="utf-8"))
-    model = CAT.models[meta["model"]]
-    assert model.layers and model.heads and model.kv_heads
-    group = model.heads // model.kv_heads
-    every = frozenset((layer, head) for layer in range(model.layers) for head in range(model.heads))
-    lists: dict[str, frozenset[tuple[int, int]]] = {}
-    for key, value in meta.items():
-        if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
-            continue
-        parsed = [_LISTED_HEAD.fullmatch(v) for v in value]
-        if not all(parsed):
-            continue
-        heads: set[tuple[int, int]] = set()
-        for m in parsed:
-            assert m is not None
-            layer, unit, index = int(m[1]), m[2], int(m[3])
-            if unit == "KV" or meta.get("head_unit") == "kv_head":
-                heads.update((layer, index * group + i) for i in range(group))
-            else:
-                heads.add((layer, index))
-        lists[key] = frozenset(heads)
-        lists[f"not {key}"] = every - heads
-    return lists
-
-
 SCORED = [(eid, e) for eid, e in LOCATED if e.scores]
 
 
@@ -324,13 +298,9 @@ SCORED = [(eid, e) for eid, e in LOCATED if e.scores]
 def test_a_record_on_a_score_table_places_a_selection_its_manifest_lists(eid: str, ev: Evidence) -> None:
     """Issue 11: a located record on a released score table is re-read by machine: its heads are exactly one of
     the selections scripts/import_scores.py computed from the authors' file under their rule (or the rest of the
-    model), so a head mistyped, dropped or cut off by us fails here."""
-    assert ev.scores is not None
-    placed = frozenset((loc.layer, loc.head) for loc in ev.locations)
-    selections = _manifest_selections(ev.scores)
-    assert placed in selections.values(), (
-        f"{ev.id}: its {len(placed)} heads are none of {sorted(selections)} in {ev.scores}"
-    )
+    model), so a head mistyped, dropped or cut off by us fails here (the loader warns: scores.selection_of)."""
+    assert CAT is not None
+    assert ev.id in CAT.selections, f"{ev.id}: its heads are none of the head lists of {ev.scores}"
 
 
 def test_every_scored_record_is_checked_against_its_table() -> None:
@@ -338,10 +308,13 @@ def test_every_scored_record_is_checked_against_its_table() -> None:
 
 
 def test_a_record_missing_one_head_of_its_selection_is_caught() -> None:
+    assert CAT is not None
     eid, ev = next((eid, e) for eid, e in SCORED if len(e.locations) > 1)
-    assert ev.scores is not None
-    short = frozenset((loc.layer, loc.head) for loc in ev.locations[1:])
-    assert short not in _manifest_selections(ev.scores).values(), eid
+    assert ev.scores is not None and ev.model is not None
+    m = CAT.models[ev.model]
+    assert m.layers and m.heads and m.kv_heads
+    short = [(loc.layer, loc.head) for loc in ev.locations[1:]]
+    assert selection_of(CAT.scores[ev.scores], short, m.layers, m.heads, m.heads // m.kv_heads) is None, eid
 
 
 #: The second readings of located records at their pointer (data/audit.yaml; the loader validates each entry).
@@ -351,9 +324,9 @@ OWN_CITE = "attentionheadcatalogue2026"  # the catalogue's own measurements: re-
 
 @pytest.mark.parametrize("entry", REREADS, ids=[r.id for r in REREADS])
 def test_a_reread_names_what_was_opened(entry: Reread) -> None:
-    """Each entry's ``read`` is a pointer a third reader can follow: a file at a commit, a numbered part of the
-    work, or the commit that pinned it in the record's source."""
-    assert _POINTER.search(entry.read) or re.search(r"\bcommit [0-9a-f]{7,40}\b", entry.read), entry.read
+    """Each entry's ``read`` is a pointer a third reader can follow: a file at a commit or a numbered part of the
+    work (the schema enforces it; this keeps the data honest if the rule is ever loosened)."""
+    assert _POINTER.search(entry.read), entry.read
 
 
 def test_no_reread_is_out_of_date() -> None:

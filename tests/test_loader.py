@@ -404,10 +404,20 @@ def test_the_audit_file_is_optional(write_data: WriteData) -> None:
         ("outcome: matched", "outcome: corrected", 2, "needs a `note:` saying what was changed"),
         ("heads: 4", "heads: -1", 5, "heads"),
         ("date: 2026-12-01", "date: yesterday", 3, "date"),
-        ("outcome: matched\n", "outcome: matched\n    by: me\n", 7, "by"),
+        ("outcome: matched\n", "outcome: matched\n    by: me\n", 7, "the fields are id, date, read, heads"),
         ("read: Section 3.3, Figure 2", "read:\tSection 3.3", 4, "a tab after `read:`"),
+        ("read: Section 3.3, Figure 2", "read: the paper", 4, "so that someone else can open it too"),
     ],
-    ids=["unknown-id", "bad-outcome", "correction-without-note", "negative-heads", "bad-date", "extra-key", "tab"],
+    ids=[
+        "unknown-id",
+        "bad-outcome",
+        "correction-without-note",
+        "negative-heads",
+        "bad-date",
+        "extra-key",
+        "tab",
+        "no-pointer",
+    ],
 )
 def test_a_bad_reread_is_named_with_its_line(
     write_data: WriteData, old: str, new: str, line: int, fragment: str
@@ -421,7 +431,13 @@ def test_a_bad_reread_is_named_with_its_line(
 def test_a_record_reread_twice_is_an_error(write_data: WriteData) -> None:
     d = write_data()
     (d / "audit.yaml").write_text(GOOD_REREAD + GOOD_REREAD.removeprefix("rereads:\n"))
-    assert any("audit.yaml:7:" in e and "re-read twice" in e for e in _errors(d))
+    assert any("audit.yaml:7:" in e and "re-read twice (also at line 2)" in e for e in _errors(d))
+
+
+def test_a_reread_of_a_record_without_heads_is_refused(write_data: WriteData) -> None:
+    d = write_data()
+    (d / "audit.yaml").write_text(GOOD_REREAD.replace("ev-inductaa", "ev-inductab").replace("heads: 4", "heads: 0"))
+    assert any("audit.yaml:2:" in e and "places no heads" in e for e in _errors(d))
 
 
 def test_a_record_changed_since_its_reread_is_a_warning(write_data: WriteData) -> None:

@@ -161,3 +161,55 @@ def test_list_filters_on_source_kind_and_standing(scored_index: Index) -> None:
     figures = query.stats(scored_index).as_dict()
     assert figures["per_head_scores"] == 144
     assert figures["evidence_by_source_kind"] == {"body": 2, "abstract": 1, "code": 1}
+
+
+def _write_listed_table(data: Path, manifest_extra: str) -> None:
+    _write_table(data)
+    manifest = data / "scores" / "wang2022interpretability" / "gpt2-small.yaml"
+    manifest.write_text(manifest.read_text() + manifest_extra)
+
+
+def test_a_record_placing_a_list_of_its_manifest_is_reread_by_machine(write_data: WriteData, cache: Path) -> None:
+    from typer.testing import CliRunner
+
+    from catalogue.cli import app
+
+    data = write_data(heads=[_with_scores(), make_prev()])
+    _write_listed_table(data, "selected: [L5H5, L5H8, L5H9, L6H9]\n")
+    cat, report = check(data)
+    assert cat is not None and not report.warnings
+    assert cat.selections == {"ev-inductaa": "selected"}
+    out = CliRunner().invoke(app, ["--data", str(data), "show", "induction-head"]).output
+    assert "re-read: by machine: its heads are the list `selected` in" in out
+    assert "data/scores/wang2022interpretability/gpt2-small.yaml" in out
+
+
+def test_a_record_placing_heads_no_list_holds_is_warned_at_its_line(write_data: WriteData) -> None:
+    data = write_data(heads=[_with_scores(), make_prev()])
+    _write_listed_table(data, "selected: [L5H5, L5H8, L5H9]\n")
+    cat, report = check(data)
+    assert cat is not None and cat.selections == {}
+    (warning,) = report.warnings
+    text = str(warning)
+    assert "induction-head.yaml:" in text and "its 4 heads are none of the head lists in" in text
+    assert "scripts/import_scores.py" in text
+
+
+@pytest.mark.parametrize(
+    ("lists", "placed", "found"),
+    [
+        ({"selected": ("L0H1", "L1H0")}, [(0, 1), (1, 0)], "selected"),
+        ({"selected": ("L0H1",)}, [(0, 0), (1, 0), (1, 1)], "not selected"),
+        ({"selected_kv_heads": ("L1KV0",)}, [(1, 0), (1, 1)], "selected_kv_heads"),
+        ({"selected": ("L0H1",), "masked": ("L0H0",)}, [(0, 0)], "masked"),
+        ({"selected": ("L0H1",)}, [(0, 0)], None),
+    ],
+)
+def test_selection_of_matches_lists_kv_heads_and_complements(
+    lists: dict[str, tuple[str, ...]], placed: list[tuple[int, int]], found: str | None
+) -> None:
+    from catalogue.scores import ScoreTable, selection_of
+
+    rows = tuple((la, he, 0.0) for la in range(2) for he in range(2))
+    table = ScoreTable("p.csv", "c", "m", "", "", "", "", "head", rows, lists=lists)
+    assert selection_of(table, placed, layers=2, heads=2, group=2 if "kv" in next(iter(lists)) else 1) == found

@@ -26,7 +26,8 @@ def validate(
     path: Annotated[Optional[Path], typer.Argument(help="Data folder (default: the catalogue's data).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
 ) -> None:
-    """Check heads/*.yaml, models.yaml, taxonomy.yaml and references.bib: every error at once, with file:line."""
+    """Check heads/*.yaml, models.yaml, taxonomy.yaml, references.bib, audit.yaml and the score tables: every
+    error at once, with file:line."""
     from catalogue.index import Index
     from catalogue.loader import check
     from catalogue.paths import data_paths

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from catalogue.addressing import depth_band, relative_depth
-from catalogue.formats import reread_text
+from catalogue.formats import reread_text, selection_text
 from catalogue.render._markup import (
     STAGE_CLASS,
     _attr,
@@ -165,7 +165,7 @@ def _checked_summary(h: HeadType) -> list[str]:
     ]
 
 
-def _evidence_details(h: HeadType, rereads: Mapping[str, Reread]) -> list[str]:
+def _evidence_details(h: HeadType, rereads: Mapping[str, Reread], selections: Mapping[str, str]) -> list[str]:
     """How each method was applied, the notes and the second reading of its heads, numbered like the table's rows."""
     out = []
     for i, e in enumerate(h.evidence, 1):
@@ -174,7 +174,10 @@ def _evidence_details(h: HeadType, rereads: Mapping[str, Reread]) -> list[str]:
             f"Withdrawn on {e.deprecated.date.isoformat()}: {esc(e.deprecated.reason)}" if e.deprecated else "",
             f"How: {esc(e.method_detail)}" if e.method_detail else "",
             f"Note: {esc(e.note)}" if e.note else "",
-            f"Re-read on {esc(reread_text(reread.model_dump(mode='json')))}" if reread else "",
+            f"Re-read on {esc(reread_text(reread.model_dump(mode='json'), e.source))}" if reread else "",
+            f"Re-read {esc(selection_text(selections[e.id], e.scores))}"
+            if e.id and e.id in selections and e.scores
+            else "",
         ]
         if any(parts):
             out.append(f"{i}. " + "<br>".join(p for p in parts if p))
@@ -229,7 +232,7 @@ def _head(ctx: _Ctx, h: HeadType) -> str:
             _evidence_rows(ctx, page, h),
         ),
         "",
-        *_evidence_details(h, ctx.cat.rereads),
+        *_evidence_details(h, ctx.cat.rereads, ctx.cat.selections),
     ]
     lines += _across_models(ctx, page, h)
     reproduced = [e for e in h.evidence if e.reproduced]
