@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import operator
 import os
 import re
 from collections import Counter
@@ -677,6 +678,9 @@ def _check_scores(
                 )
 
 
+_LAYER, _HEAD = operator.attrgetter("layer"), operator.attrgetter("head")
+
+
 def _rough_key(e: Any) -> tuple[object, ...]:
     """Fields that two duplicate records (:func:`_evidence_key`) share: different here means not duplicates."""
     return (e.cite, e.model, e.method, e.task, e.source, len(e.locations))
@@ -827,8 +831,8 @@ def _cross_check(
                 and m.heads is not None
                 and m.attention_layers is None
                 and e.locations
-                and max(loc.layer for loc in e.locations) < m.layers
-                and max(loc.head for loc in e.locations) < m.heads
+                and max(map(_LAYER, e.locations)) < m.layers  # map + attrgetter: C loops, no generator frames
+                and max(map(_HEAD, e.locations)) < m.heads
             ):
                 continue  # every head lies inside the model (indices are >= 0 by the schema): nothing to report
             for k, loc in enumerate(e.locations):

@@ -34,7 +34,6 @@ from catalogue.vocab import (
     METHODS,
     PLACED_BY,
     RELATION_KINDS,
-    SOURCE_POINTER,
     STAGE_ABBREVIATIONS,
     STAGES,
     SUBCATEGORIES,
@@ -50,6 +49,7 @@ from catalogue.vocab import (
     SubcategoryId,
     Verdict,
     format_location,
+    has_pointer,
     normalize_name,
     parse_location,
     record_verdict,
@@ -297,7 +297,7 @@ class Reread(_Strict):
     @field_validator("read")
     @classmethod
     def _read_is_a_pointer(cls, v: str) -> str:
-        if not SOURCE_POINTER.search(v):
+        if not has_pointer(v):
             raise ValueError(
                 "say what was opened so that someone else can open it too: a file at a commit "
                 "(`path @ github:owner/repo <commit>`) or a numbered part of the work (Section 3, Table 2, Figure 4, "

@@ -44,6 +44,10 @@ class ScoreTable:
     lists: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
     #: the (layer, head) pairs of ``rows``, computed once
     heads: frozenset[tuple[int, int]] = field(init=False, repr=False, compare=False)
+    #: :attr:`lists` as query-head sets, per KV group size, computed on first use (:func:`selection_of`)
+    _as_heads: dict[int, list[tuple[str, frozenset[tuple[int, int]]]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "heads", frozenset(map(operator.itemgetter(0, 1), self.rows)))
@@ -129,24 +133,31 @@ def selection_of(
     This is the machine's re-read of a record on a score table: its heads must be a selection the import script
     computed from the authors' file under their rule (data/scores/README.md)."""
     want = frozenset(placed)
-    every: frozenset[tuple[int, int]] | None = None
-    for key, listed in table.lists.items():
-        found: set[tuple[int, int]] = set()
-        for text in listed:
-            m = _LISTED.fullmatch(text)
-            assert m is not None  # parse_table keeps only matching lists
-            layer, index = int(m[1]), int(m[3])
-            if m[2] == "KV" or table.head_unit == "kv_head":
-                found.update((layer, index * group + i) for i in range(group))
-            else:
-                found.add((layer, index))
+    lists = table._as_heads.get(group)
+    if lists is None:  # once per table and group size: a table serves many records (and copies of them)
+        lists = table._as_heads[group] = [
+            (key, _query_heads(table, listed, group)) for key, listed in table.lists.items()
+        ]
+    for key, found in lists:
         if found == want:
             return key
-        if len(found) + len(want) == layers * heads:
-            every = every or frozenset((la, he) for la in range(layers) for he in range(heads))
-            if every - found == want:
-                return f"not {key}"
+        if len(found) + len(want) == layers * heads and want.isdisjoint(found):
+            return f"not {key}"  # disjoint and together as many as the model's heads: exactly the rest
     return None
+
+
+def _query_heads(table: ScoreTable, listed: Iterable[str], group: int) -> frozenset[tuple[int, int]]:
+    """A manifest list as query heads: a key/value head stands for the ``group`` query heads that share it."""
+    found: set[tuple[int, int]] = set()
+    for text in listed:
+        m = _LISTED.fullmatch(text)
+        assert m is not None  # parse_table keeps only matching lists
+        layer, index = int(m[1]), int(m[3])
+        if m[2] == "KV" or table.head_unit == "kv_head":
+            found.update((layer, index * group + i) for i in range(group))
+        else:
+            found.add((layer, index))
+    return frozenset(found)
 
 
 def evidence_problem(
@@ -170,6 +181,8 @@ def evidence_problem(
     wanted = list(locations)
     if table.head_unit != "kv_head" and table.heads.issuperset(wanted):
         return None  # the usual case, checked as one set operation
+    if table.head_unit == "kv_head" and group and table.heads.issuperset({(la, he // group) for la, he in wanted}):
+        return None  # the same for a table of key/value heads: each query head's KV head has a row
     missing = [f"L{layer}H{head}" for layer, head in wanted if not table.covers(layer, head, group)]
     if missing:
         return f"{path} has no row for {', '.join(missing)}: locations must be heads the table scores"

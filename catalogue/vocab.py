@@ -315,13 +315,21 @@ CONTESTING_STANCES: frozenset[str] = frozenset({"contradict", "fail-to-replicate
 
 #: A pointer a reader can follow to the place a fact was read: a file at a commit (``x.py @ 3ac171a``,
 #: ``@ github:owner/repo 3ac171a``), a numbered part of the work (Table 2, Figure 3, Section 4.1, Appendix B,
-#: p. 7), or one of the catalogue's own checks (``catalogue.verify.induction v2``).
-SOURCE_POINTER = re.compile(
-    r"@\s*(?:github:\S+\s+)?(?:commit\s+)?[0-9a-f]{7,40}\b"
-    r"|\b(?:Table|Tab\.|Figure|Fig\.|Section|Sec\.|§|Appendix|App\.|Algorithm|Eq\.|page|p\.)\s*[A-Z]?\d"
+#: p. 7), or one of the catalogue's own checks (``catalogue.verify.induction v2``). See :func:`has_pointer`.
+_AT_COMMIT = re.compile(r"@\s*(?:github:\S+\s+)?(?:commit\s+)?[0-9a-f]{7,40}\b", re.IGNORECASE)
+_NUMBERED_PART = re.compile(
+    r"\b(?:Table|Tab\.|Figure|Fig\.|Section|Sec\.|§|Appendix|App\.|Algorithm|Eq\.|page|p\.)\s*[A-Z]?\d"
     r"|\bcatalogue\.verify\.\w+ v\d+",
     re.IGNORECASE,
 )
+
+
+def has_pointer(text: str) -> bool:
+    """Whether ``text`` names a place a reader can open: a file at a commit, a numbered part of the work, or one
+    of the catalogue's checks at a version. (A file at a commit, the usual case, is found first: the other
+    search scans the whole text.)"""
+    return bool(("@" in text and _AT_COMMIT.search(text)) or _NUMBERED_PART.search(text))
+
 
 RereadOutcome = Literal["matched", "corrected"]
 #: What a second reader found on re-reading a located record at its pointer (``data/audit.yaml``): every head
