@@ -86,16 +86,24 @@ def parse_table(csv_text: str, manifest_text: str, rel: str) -> tuple[ScoreTable
     header = next(reader, None)
     if header != ["layer", "head", "score"]:
         return None, [*problems, f"its header is {header!r}: it must be layer,head,score"]
-    for n, row in enumerate(reader, start=2):
-        try:
-            layer, head, score = int(row[0]), int(row[1]), float(row[2])
-        except (ValueError, IndexError):
-            problems.append(f"line {n} is not `layer,head,score` with integers and a number: {row!r}")
-            continue
-        if layer < 0 or head < 0 or not math.isfinite(score):
-            problems.append(f"line {n}: negative index or non-finite score: {row!r}")
-            continue
-        rows.append((layer, head, score))
+    body = list(reader)
+    try:  # the usual, well-formed table in one comprehension; any doubt and the loop below says which line
+        rows = [(int(a), int(b), float(c)) for a, b, c in body]
+        clean = all(la >= 0 and he >= 0 and math.isfinite(sc) for la, he, sc in rows)
+    except ValueError:  # a field that is not a number, or a row that is not three fields long
+        clean = False
+    if not clean:
+        rows = []
+        for n, row in enumerate(body, start=2):
+            try:
+                layer, head, score = int(row[0]), int(row[1]), float(row[2])
+            except (ValueError, IndexError):
+                problems.append(f"line {n} is not `layer,head,score` with integers and a number: {row!r}")
+                continue
+            if layer < 0 or head < 0 or not math.isfinite(score):
+                problems.append(f"line {n}: negative index or non-finite score: {row!r}")
+                continue
+            rows.append((layer, head, score))
     if meta.get("source_repository"):
         source = f"{meta.get('source_path', '?')} @ {meta['source_repository']} {meta.get('source_commit', '?')}"
     else:
