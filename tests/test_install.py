@@ -63,6 +63,7 @@ def _package_data(python: Path) -> Path:
     )
     data = Path(out.stdout.strip())
     assert (data / "heads").is_dir(), "the wheel ships the data as catalogue/_data"
+    assert (data.parent / "index.sql").is_file(), "the wheel ships the index's DDL (catalogue/index.sql)"
     assert ROOT not in data.parents, "the installed package must not be this checkout"
     return data
 
