@@ -340,6 +340,10 @@ def _pydantic_problems(
             msg, hint = "required field is missing", "add it"
         elif err["type"] == "literal_error":
             hint = "use one of the listed values"
+        elif err["type"].startswith(("date_", "datetime_")):
+            hint = "write the date as YYYY-MM-DD, for example 2026-12-01"
+        elif err["type"].startswith("int_"):
+            hint = "write a whole number, without quotes"
         else:
             hint = ""
         yield Problem(name, lines(loc), _where(loc, label), msg, hint)
