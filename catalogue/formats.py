@@ -16,7 +16,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from catalogue.headmap import SEVERAL, HeadMap
-from catalogue.vocab import STAGE_ABBREVIATIONS, STAGES, STANDING_RULE, format_location, neuronpedia_head_url
+from catalogue.vocab import (
+    STAGE_ABBREVIATIONS,
+    STAGES,
+    STANDING_RULE,
+    format_location,
+    neuronpedia_head_url,
+    score_manifest,
+)
 
 __all__ = [
     "Format",
@@ -210,7 +217,7 @@ def _evidence_lines(out: _Text, e: Record, labels: Mapping[str, str], indent: in
 
 def selection_text(selection: str, scores: str) -> str:
     """How a record on a score table was re-read by machine: which list of the table's manifest its heads are."""
-    manifest = scores.removesuffix(".csv") + ".yaml"
+    manifest = score_manifest(scores)
     if selection.startswith("not "):
         return f"by machine: its heads are all the model's heads outside `{selection[4:]}` in {manifest}"
     return f"by machine: its heads are the list `{selection}` in {manifest}"

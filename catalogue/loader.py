@@ -43,7 +43,7 @@ from catalogue.schema import (
     Taxonomy,
 )
 from catalogue.scores import ScoreTable, evidence_problem, parse_table, selection_of
-from catalogue.vocab import location_problem, normalize_name
+from catalogue.vocab import location_problem, normalize_name, score_manifest
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "DataPaths", "check", "data_paths", "default_data_dir", "load", "read_text"]
 
@@ -670,12 +670,12 @@ def _check_scores(
                     if e.id:
                         selections[e.id] = found
                     continue
-                manifest = e.scores.removesuffix(".csv") + ".yaml"
                 yield Problem(
                     f.name,
                     f.lines(("evidence", j, "locations")),
                     _where(("evidence", j, "locations")),
-                    f"its {len(placed)} heads are none of the head lists in {manifest} (nor the rest of the model)",
+                    f"its {len(placed)} heads are none of the head lists in {score_manifest(e.scores)} (nor the rest "
+                    "of the model)",
                     "place the authors' selection: have scripts/import_scores.py write it into the manifest "
                     "(data/scores/README.md)",
                     "warning",

@@ -331,10 +331,15 @@ def has_pointer(text: str) -> bool:
     return bool(("@" in text and _AT_COMMIT.search(text)) or _NUMBERED_PART.search(text))
 
 
-RereadOutcome = Literal["matched", "corrected"]
 #: What a second reader found on re-reading a located record at its pointer (``data/audit.yaml``): every head
 #: ``matched`` the source, or the record was ``corrected`` in the same change.
-REREAD_OUTCOMES: tuple[str, ...] = get_args(RereadOutcome)
+RereadOutcome = Literal["matched", "corrected"]
+
+
+def score_manifest(table: str) -> str:
+    """The manifest of a score table: ``data/scores/<cite>/<file>.csv`` -> ``data/scores/<cite>/<file>.yaml``."""
+    return table.removesuffix(".csv") + ".yaml"
+
 
 Standing = Literal["established", "single-source", "contested"]
 #: A head type's standing, computed from its evidence by :func:`standing`.

@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from catalogue.loader import check
-from catalogue.schema import Evidence, HeadType, Reference, Reread
+from catalogue.schema import CATALOGUE_CITE, Evidence, HeadType, Reference, Reread
 from catalogue.scores import selection_of
 from catalogue.vocab import SOURCE_KINDS, WEAK_SOURCE_KINDS, has_pointer
 
-ROOT = Path(__file__).resolve().parent.parent
 CAT, PROBLEMS = check()
 HEADS: list[HeadType] = list(CAT.heads.values()) if CAT else []
 REFS: list[Reference] = list(CAT.references.values()) if CAT else []
@@ -318,7 +317,6 @@ def test_a_record_missing_one_head_of_its_selection_is_caught() -> None:
 
 #: The second readings of located records at their pointer (data/audit.yaml; the loader validates each entry).
 REREADS = list(CAT.rereads.values()) if CAT else []
-OWN_CITE = "attentionheadcatalogue2026"  # the catalogue's own measurements: re-run by `heads verify`, not re-read
 
 
 @pytest.mark.parametrize("entry", REREADS, ids=[r.id for r in REREADS])
@@ -335,7 +333,9 @@ def test_no_reread_is_out_of_date() -> None:
 
 
 REREAD_IDS = {r.id for r in REREADS}
-NOT_REREAD = sorted(e.id or eid for eid, e in LOCATED if e.cite != OWN_CITE and not e.scores and e.id not in REREAD_IDS)
+NOT_REREAD = sorted(
+    e.id or eid for eid, e in LOCATED if e.cite != CATALOGUE_CITE and not e.scores and e.id not in REREAD_IDS
+)
 
 
 def test_every_located_record_was_reread_at_its_pointer() -> None:
